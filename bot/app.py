@@ -1,0 +1,190 @@
+"""Assembly: settings in, a running program out (database, core, channels, worker).
+
+``create_app`` serves the CLI, the tests and the benchmarks alike; tests swap the
+channels for recording ones and drive ``app.handle`` and ``app.worker`` directly.
+
+Usage::
+
+    app = create_app(Settings(database_url="sqlite+aiosqlite:///var/linli.db"))
+    async with app:                       # migrates, loads the signing key
+        outcome = await app.handle(event)
+        await app.worker.drain()
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import logging
+import secrets
+from collections.abc import Mapping
+from types import TracebackType
+
+from aiohttp import web
+from sqlalchemy import select
+
+from bot.channels.base import Channel
+from bot.channels.web import WebChannel, WebServices, create_web_app
+from bot.channels.web_store import WebStore
+from bot.config import Settings
+from bot.core.buttons import ButtonSigner
+from bot.core.catalog import load_catalog
+from bot.core.dispatcher import Dispatcher, Outcome
+from bot.core.events import Incoming
+from bot.demo import PERSONAS
+from bot.outbox.worker import OutboxPolicy, OutboxWorker
+from bot.storage.db import Database
+from bot.storage.migrate import upgrade
+from bot.storage.models import AppSecret, ChannelIdentity, RoleGrant, User, utcnow
+from handlers import build_router
+from handlers.directory import room_address, usable_invite
+
+log = logging.getLogger(__name__)
+
+
+class App:
+    def __init__(
+        self,
+        settings: Settings,
+        *,
+        channels: Mapping[str, Channel] | None = None,
+        db: Database | None = None,
+    ) -> None:
+        self.settings = settings
+        self.db = db or Database(settings.database_url)
+        self.catalog = load_catalog(settings.locale)
+        self.router = build_router(self.catalog)
+        self.web_store = WebStore(self.db)
+        self.channels: dict[str, Channel] = dict(channels or {"web": WebChannel(self.web_store)})
+        self.worker = OutboxWorker(
+            self.db,
+            self.channels,
+            OutboxPolicy(
+                lease_seconds=settings.outbox_lease_seconds,
+                max_attempts=settings.outbox_max_attempts,
+                backoff_base_seconds=settings.outbox_backoff_base_seconds,
+                poll_seconds=settings.outbox_poll_seconds,
+                concurrency=settings.outbox_concurrency,
+            ),
+        )
+        self._dispatcher: Dispatcher | None = None
+
+    async def __aenter__(self) -> App:
+        await self.start()
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self.close()
+
+    async def start(self, *, migrate: bool = True) -> None:
+        if migrate:
+            await upgrade(self.db)
+        signer = ButtonSigner(await self._button_secret())
+        self._dispatcher = Dispatcher(
+            self.db,
+            self.router,
+            self.catalog,
+            signer,
+            max_text_length=self.settings.max_text_length,
+            on_commit=self.worker.wake,
+        )
+
+    async def close(self) -> None:
+        await self.db.dispose()
+
+    @property
+    def dispatcher(self) -> Dispatcher:
+        if self._dispatcher is None:
+            raise RuntimeError("App.start() has not run")
+        return self._dispatcher
+
+    async def handle(self, event: Incoming) -> Outcome:
+        return await self.dispatcher.handle(event)
+
+    # -- web ------------------------------------------------------------------
+    def web_app(self) -> web.Application:
+        services = WebServices(
+            handle=self.handle,
+            healthy=self.db.ping,
+            personas=self.personas,
+            invite_valid=self.invite_valid,
+            errors=self.catalog.t,
+            poll_ms=self.settings.web_poll_ms,
+            max_text=self.settings.max_text_length,
+        )
+        return create_web_app(services, self.web_store, trust_path=self.settings.web_trust_path)
+
+    async def serve(self, stop: asyncio.Event) -> None:
+        """Web server and delivery worker until ``stop`` is set; finishes in-flight work."""
+        runner = web.AppRunner(self.web_app(), handle_signals=False)
+        await runner.setup()
+        site = web.TCPSite(runner, self.settings.host, self.settings.port)
+        await site.start()
+        for channel in self.channels.values():
+            await channel.start()
+        worker = asyncio.create_task(self.worker.run(stop), name="outbox-worker")
+        try:
+            await stop.wait()
+        finally:
+            await runner.cleanup()  # stops accepting, lets in-flight requests finish
+            await worker
+            for channel in self.channels.values():
+                await channel.stop()
+
+    async def personas(self) -> list[dict[str, str]]:
+        """Demo personas with a label saying who they are (role or address)."""
+        ids = [p.id for p in PERSONAS]
+        async with self.db.transaction() as session:
+            rows = (
+                await session.execute(
+                    select(ChannelIdentity.external_id, User)
+                    .join(User, User.id == ChannelIdentity.user_id)
+                    .where(ChannelIdentity.channel == "web", ChannelIdentity.external_id.in_(ids))
+                )
+            ).tuples()
+            found = {external_id: user for external_id, user in rows}
+            out = []
+            for persona_id in ids:
+                user = found.get(persona_id)
+                if user is None:
+                    continue
+                role = await session.scalar(
+                    select(RoleGrant.role).where(RoleGrant.user_id == user.id).limit(1)
+                )
+                if role:
+                    label = self.catalog.t(f"roles.{role}")
+                else:
+                    address = await room_address(session, user.room_id) if user.room_id else None
+                    label = self.catalog.t("roles.resident")
+                    if address is not None:
+                        label += " · " + self.catalog.t(
+                            "address.short",
+                            building=address.building,
+                            unit=address.unit,
+                            room=address.room,
+                        )
+                out.append({"id": persona_id, "name": user.name, "label": label})
+        return out
+
+    async def invite_valid(self, code: str) -> bool:
+        async with self.db.transaction() as session:
+            return await usable_invite(session, code, utcnow()) is not None
+
+    async def _button_secret(self) -> bytes:
+        if self.settings.secret_key:
+            return hashlib.sha256(self.settings.secret_key.encode()).digest()
+        async with self.db.transaction() as session:
+            stmt = self.db.insert(AppSecret).values(name="buttons", value=secrets.token_hex(32))
+            await session.execute(stmt.on_conflict_do_nothing(index_elements=["name"]))
+            value = await session.scalar(select(AppSecret.value).where(AppSecret.name == "buttons"))
+        assert value is not None
+        return bytes.fromhex(value)
+
+
+def create_app(settings: Settings, **kwargs: object) -> App:
+    return App(settings, **kwargs)  # type: ignore[arg-type]

@@ -1,0 +1,217 @@
+"""The ``linli`` command line: demo, serve, database and invite administration.
+
+Each subcommand is a small function taking parsed arguments; they share one way of
+building Settings so ``--db`` and ``LINLI_DATABASE_URL`` mean the same everywhere.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import secrets
+import signal
+import sys
+from datetime import timedelta
+from pathlib import Path
+
+from sqlalchemy import select
+
+from bot.app import App
+from bot.config import Settings
+from bot.demo import COMPOUND_INVITE, is_empty, seed_demo
+from bot.storage.db import Database
+from bot.storage.migrate import current_revision, upgrade
+from bot.storage.models import Building, Compound, Invite, Role, utcnow
+from handlers.address import parse_address
+from handlers.directory import find_room
+
+log = logging.getLogger("linli")
+
+
+def _settings(args: argparse.Namespace, **overrides: object) -> Settings:
+    values: dict[str, object] = dict(overrides)
+    if getattr(args, "db", None):
+        values["database_url"] = args.db
+    if getattr(args, "host", None):
+        values["host"] = args.host
+    if getattr(args, "port", None):
+        values["port"] = args.port
+    settings = Settings(**values)  # type: ignore[arg-type]
+    _ensure_sqlite_dir(settings.database_url)
+    return settings
+
+
+def _ensure_sqlite_dir(url: str) -> None:
+    prefix = "sqlite+aiosqlite:///"
+    if url.startswith(prefix) and ":memory:" not in url:
+        Path(url[len(prefix) :]).parent.mkdir(parents=True, exist_ok=True)
+
+
+async def _serve(settings: Settings, *, seed: bool) -> None:
+    app = App(settings)
+    await app.start()
+    if seed:
+        async with app.db.transaction() as session:
+            if await is_empty(session):
+                await seed_demo(session)
+                log.info("seeded the demo compound 时代帝景 (SDDJ)")
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    print(f"linli web chat: {settings.base_url}/", flush=True)
+    if seed:
+        print(
+            f"invite link for new residents: {settings.base_url}/join/{COMPOUND_INVITE}", flush=True
+        )
+    try:
+        await app.serve(stop)
+    finally:
+        await app.close()
+    print("linli stopped", flush=True)
+
+
+def cmd_demo(args: argparse.Namespace) -> int:
+    settings = _settings(args, web_trust_path=True)
+    asyncio.run(_serve(settings, seed=True))
+    return 0
+
+
+def cmd_serve(args: argparse.Namespace) -> int:
+    asyncio.run(_serve(_settings(args), seed=False))
+    return 0
+
+
+def cmd_db(args: argparse.Namespace) -> int:
+    settings = _settings(args)
+
+    async def run() -> None:
+        db = Database(settings.database_url)
+        try:
+            if args.action == "upgrade":
+                await upgrade(db)
+            print(await current_revision(db) or "empty")
+        finally:
+            await db.dispose()
+
+    asyncio.run(run())
+    return 0
+
+
+def cmd_invite_create(args: argparse.Namespace) -> int:
+    settings = _settings(args)
+
+    async def run() -> str:
+        db = Database(settings.database_url)
+        try:
+            async with db.transaction() as session:
+                compound = await session.scalar(
+                    select(Compound).where(Compound.code == args.compound)
+                )
+                if compound is None:
+                    raise SystemExit(f"no compound with code {args.compound!r}")
+                invite = Invite(
+                    code=args.code or secrets.token_urlsafe(6).replace("-", "x").replace("_", "y"),
+                    compound_id=compound.id,
+                    role=Role(args.role).value if args.role else None,
+                    max_uses=args.uses,
+                    note=args.note,
+                )
+                if args.days:
+                    invite.expires_at = utcnow() + timedelta(days=args.days)
+                if args.building is not None:
+                    building = await session.scalar(
+                        select(Building).where(
+                            Building.compound_id == compound.id, Building.number == args.building
+                        )
+                    )
+                    if building is None:
+                        raise SystemExit(f"{args.compound} has no building {args.building}")
+                    invite.building_id = building.id
+                if args.floors:
+                    low, _, high = args.floors.partition("-")
+                    invite.floor_from, invite.floor_to = int(low), int(high or low)
+                if args.room:
+                    invite.room_id = await _room_id(session, compound, args.room)
+                session.add(invite)
+            return invite.code
+        finally:
+            await db.dispose()
+
+    code = asyncio.run(run())
+    print(f"{code}\t{settings.base_url}/join/{code}")
+    return 0
+
+
+async def _room_id(session, compound: Compound, text: str) -> int:  # type: ignore[no-untyped-def]
+    guess = parse_address(text)
+    if guess is None or None in (guess.building, guess.unit, guess.room):
+        raise SystemExit(f"cannot read room {text!r}; write it like 1-1-1502")
+    building = await session.scalar(
+        select(Building).where(
+            Building.compound_id == compound.id, Building.number == guess.building
+        )
+    )
+    if building is None:
+        raise SystemExit(f"no building {guess.building}")
+    from bot.storage.models import Unit
+
+    unit = await session.scalar(
+        select(Unit).where(Unit.building_id == building.id, Unit.number == guess.unit)
+    )
+    address = await find_room(session, unit.id, guess.room) if unit else None
+    if address is None:
+        raise SystemExit(f"no room {text!r} in {compound.code}")
+    return address.room_id
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="linli", description="邻里 compound governance bot")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    def with_db(p: argparse.ArgumentParser) -> argparse.ArgumentParser:
+        p.add_argument("--db", help="database URL (default: LINLI_DATABASE_URL)")
+        return p
+
+    demo = with_db(sub.add_parser("demo", help="seed the demo compound and serve the web chat"))
+    demo.add_argument("--host", default=None)
+    demo.add_argument("--port", type=int, default=None)
+    demo.set_defaults(func=cmd_demo)
+
+    serve = with_db(sub.add_parser("serve", help="serve the web chat and the delivery worker"))
+    serve.add_argument("--host", default=None)
+    serve.add_argument("--port", type=int, default=None)
+    serve.set_defaults(func=cmd_serve)
+
+    db = with_db(sub.add_parser("db", help="database schema"))
+    db.add_argument("action", choices=["upgrade", "current"])
+    db.set_defaults(func=cmd_db)
+
+    invites = sub.add_parser("invites", help="invite codes")
+    invites_sub = invites.add_subparsers(dest="invites_command", required=True)
+    create = with_db(invites_sub.add_parser("create", help="create an invite code and link"))
+    create.add_argument("--compound", required=True, help="compound code, e.g. SDDJ")
+    create.add_argument("--role", choices=[r.value for r in Role])
+    create.add_argument("--building", type=int, help="building number (role scope)")
+    create.add_argument("--floors", help="floor range for floor_member, e.g. 13-18")
+    create.add_argument("--room", help="bind to one flat, e.g. 1-1-1502")
+    create.add_argument("--uses", type=int, default=1)
+    create.add_argument("--days", type=int, default=0, help="expires after N days")
+    create.add_argument("--code", help="use this code instead of a random one")
+    create.add_argument("--note", default="")
+    create.set_defaults(func=cmd_invite_create)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    logging.basicConfig(
+        level=Settings().log_level.upper(),
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    )
+    return int(args.func(args) or 0)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

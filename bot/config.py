@@ -1,0 +1,47 @@
+"""Settings from ``LINLI_*`` environment variables and an optional ``.env`` file.
+
+Passed explicitly to ``create_app``; nothing reads a module-global config, so tests and
+benchmarks can run several differently configured apps in one process.
+"""
+
+from __future__ import annotations
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(
+        env_prefix="LINLI_", env_file=".env", env_file_encoding="utf-8", extra="ignore"
+    )
+
+    database_url: str = Field(
+        default="sqlite+aiosqlite:///var/linli.db",
+        description="SQLAlchemy async URL: sqlite+aiosqlite:///path or postgresql+asyncpg://…",
+    )
+    host: str = "127.0.0.1"
+    port: int = 8080
+    public_url: str = Field(
+        default="", description="Base URL residents reach (for invite links); default host:port"
+    )
+    web_trust_path: bool = Field(
+        default=False,
+        description="Demo mode: trust the user id in the web chat path (never in production)",
+    )
+    secret_key: str = Field(
+        default="",
+        description="Key that signs buttons; generated and kept in the database when empty",
+    )
+    locale: str = "zh_CN"
+    max_text_length: int = Field(default=4000, ge=100)
+    outbox_poll_seconds: float = 0.5
+    outbox_lease_seconds: float = 30.0
+    outbox_max_attempts: int = 8
+    outbox_backoff_base_seconds: float = 2.0
+    outbox_concurrency: int = 16
+    web_poll_ms: int = 1500
+    log_level: str = "INFO"
+
+    @property
+    def base_url(self) -> str:
+        return self.public_url.rstrip("/") or f"http://{self.host}:{self.port}"

@@ -1,0 +1,81 @@
+"""Declarations the dispatcher routes by: commands, button actions and flows.
+
+A *flow* is a multi-step conversation (registration, a report) whose current step is
+stored in ``conversation_state``; a *command* is ``/name``; an *action* is a signed
+button outside any flow (``me``, ``menu``). Each route says who may use it, and the
+dispatcher checks that before calling the handler, so a handler never runs for
+somebody without the right.
+
+Usage::
+
+    router = Router()
+    router.command("me", show_me, needs=Needs.REGISTERED)
+    router.flow(Flow("register", steps={"building": ask_building, ...}))
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import timedelta
+from enum import Enum
+
+from bot.core.types import Handler
+from bot.core.viewer import Viewer
+from bot.storage.models import Role
+
+STEP_ACTION = "s"
+
+
+class Needs(Enum):
+    ANYONE = "anyone"
+    REGISTERED = "registered"
+
+
+@dataclass(frozen=True)
+class Route:
+    name: str
+    handler: Handler
+    needs: Needs | frozenset[Role] = Needs.ANYONE
+
+    def allows(self, viewer: Viewer) -> bool:
+        if self.needs is Needs.ANYONE:
+            return True
+        if self.needs is Needs.REGISTERED:
+            return viewer.registered
+        return viewer.has_role(*self.needs)
+
+
+@dataclass(frozen=True)
+class Flow:
+    name: str
+    steps: Mapping[str, Handler]
+    timeout: timedelta = timedelta(hours=2)
+
+
+@dataclass
+class Router:
+    commands: dict[str, Route] = field(default_factory=dict)
+    actions: dict[str, Route] = field(default_factory=dict)
+    flows: dict[str, Flow] = field(default_factory=dict)
+    aliases: dict[str, str] = field(default_factory=dict)
+    fallback: Handler | None = None
+
+    def command(
+        self, name: str, handler: Handler, needs: Needs | frozenset[Role] = Needs.ANYONE
+    ) -> None:
+        self.commands[name] = Route(name, handler, needs)
+
+    def action(
+        self, name: str, handler: Handler, needs: Needs | frozenset[Role] = Needs.ANYONE
+    ) -> None:
+        if name == STEP_ACTION or ":" in name:
+            raise ValueError(f"reserved or invalid action name {name!r}")
+        self.actions[name] = Route(name, handler, needs)
+
+    def flow(self, flow: Flow) -> None:
+        self.flows[flow.name] = flow
+
+    def alias(self, word: str, command: str) -> None:
+        """A plain word (``取消``) that means a command, so nobody has to type a slash."""
+        self.aliases[word.strip().lower()] = command

@@ -1,0 +1,61 @@
+"""What handlers return: neutral ``Reply`` values that every channel can render.
+
+``Button.data`` is the *unsigned* action data (``"me"``, ``"s:<nonce>:3"``); the outbox
+signs it for the recipient when the reply is enqueued, so a handler never deals with
+secrets and a notification to someone else gets buttons only that person can press.
+
+Usage::
+
+    Reply("请选择楼栋", buttons=((Button("1栋", "s:ab12:1"), Button("2栋", "s:ab12:2")),),
+          key="register.ask_building")
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+
+@dataclass(frozen=True, slots=True)
+class Button:
+    text: str
+    data: str
+
+
+@dataclass(frozen=True, slots=True)
+class Reply:
+    text: str
+    buttons: tuple[tuple[Button, ...], ...] = ()
+    photo: str | None = None
+    key: str | None = field(default=None, compare=False)
+    parse_mode: str | None = None
+
+    def to_payload(self) -> dict[str, Any]:
+        payload: dict[str, Any] = {"text": self.text}
+        if self.buttons:
+            payload["buttons"] = [
+                [{"text": b.text, "data": b.data} for b in row] for row in self.buttons
+            ]
+        if self.photo:
+            payload["photo"] = self.photo
+        if self.key:
+            payload["key"] = self.key
+        if self.parse_mode:
+            payload["parse_mode"] = self.parse_mode
+        return payload
+
+    @classmethod
+    def from_payload(cls, payload: dict[str, Any]) -> Reply:
+        rows = tuple(
+            tuple(Button(b["text"], b["data"]) for b in row) for row in payload.get("buttons", ())
+        )
+        return cls(
+            text=payload["text"],
+            buttons=rows,
+            photo=payload.get("photo"),
+            key=payload.get("key"),
+            parse_mode=payload.get("parse_mode"),
+        )
+
+    def button_texts(self) -> list[str]:
+        return [b.text for row in self.buttons for b in row]

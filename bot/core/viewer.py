@@ -1,0 +1,58 @@
+"""Who sent an update: their user row (if registered), roles and channel identity.
+
+Loaded once per update by the dispatcher; handlers ask it questions
+(``ctx.viewer.has_role(Role.SECRETARY)``) instead of querying roles themselves.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from bot.storage.models import ChannelIdentity, Role, RoleGrant, User
+
+
+@dataclass
+class Viewer:
+    identity: ChannelIdentity | None = None
+    user: User | None = None
+    grants: list[RoleGrant] = field(default_factory=list)
+
+    @property
+    def registered(self) -> bool:
+        """A resident with a room, or anybody holding a role."""
+        return self.user is not None and (self.user.room_id is not None or bool(self.grants))
+
+    @property
+    def is_resident(self) -> bool:
+        return self.user is not None and self.user.room_id is not None
+
+    @property
+    def roles(self) -> set[Role]:
+        return {Role(g.role) for g in self.grants}
+
+    @property
+    def is_handler(self) -> bool:
+        return bool(self.grants)
+
+    def has_role(self, *roles: Role) -> bool:
+        return any(g.role in roles for g in self.grants)
+
+
+async def load_viewer(session: AsyncSession, channel: str, external_id: str) -> Viewer:
+    row = (
+        await session.execute(
+            select(ChannelIdentity, User)
+            .join(User, User.id == ChannelIdentity.user_id)
+            .where(ChannelIdentity.channel == channel, ChannelIdentity.external_id == external_id)
+        )
+    ).first()
+    if row is None:
+        return Viewer()
+    identity, user = row
+    grants = list(
+        (await session.scalars(select(RoleGrant).where(RoleGrant.user_id == user.id))).all()
+    )
+    return Viewer(identity=identity, user=user, grants=grants)

@@ -1,0 +1,218 @@
+"""The delivery worker: claims due outbox rows, hands them to channels, records results.
+
+Claiming is safe with several worker processes: on PostgreSQL the claim query uses
+``FOR UPDATE SKIP LOCKED``; on SQLite the whole claim runs under ``BEGIN IMMEDIATE``.
+A row is claimable only when no earlier row of the same chat is still pending or
+being sent, so each chat receives its messages in order across workers. A claim is a
+lease: if the worker dies mid-send, the row becomes claimable again when the lease
+runs out — the only case in which a message can be sent twice.
+
+Usage::
+
+    worker = OutboxWorker(db, {"web": web_channel}, OutboxPolicy())
+    await worker.drain()            # tests: deliver everything due now
+    await worker.run(stop_event)    # services: loop until stopped
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import random
+import socket
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from sqlalchemy import and_, exists, or_, select, update
+from sqlalchemy.orm import aliased
+
+from bot.channels.base import (
+    Channel,
+    Outbound,
+    Rejected,
+    RetryAfter,
+    SendResult,
+    Sent,
+    TransientFailure,
+    Unreachable,
+)
+from bot.storage.db import Database
+from bot.storage.models import ChannelIdentity, OutboxMessage, OutboxStatus, utcnow
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class OutboxPolicy:
+    batch_size: int = 100
+    lease_seconds: float = 30.0
+    max_attempts: int = 8
+    backoff_base_seconds: float = 2.0
+    backoff_max_seconds: float = 600.0
+    poll_seconds: float = 0.5
+    concurrency: int = 16
+
+    def backoff(self, attempts: int) -> timedelta:
+        delay = min(self.backoff_base_seconds * 2 ** max(attempts - 1, 0), self.backoff_max_seconds)
+        return timedelta(seconds=delay * random.uniform(0.8, 1.2))
+
+
+class OutboxWorker:
+    def __init__(
+        self,
+        db: Database,
+        channels: Mapping[str, Channel],
+        policy: OutboxPolicy | None = None,
+        *,
+        worker_id: str | None = None,
+        clock: Callable[[], datetime] = utcnow,
+    ) -> None:
+        self.db = db
+        self.channels = channels
+        self.policy = policy or OutboxPolicy()
+        self.worker_id = worker_id or f"{socket.gethostname()}:{os.getpid()}:{id(self):x}"
+        self.clock = clock
+        self._wakeup = asyncio.Event()
+
+    def wake(self) -> None:
+        """Called after a commit that enqueued something: deliver now, not at next poll."""
+        self._wakeup.set()
+
+    async def run(self, stop: asyncio.Event) -> None:
+        log.info("outbox worker %s started", self.worker_id)
+        while not stop.is_set():
+            try:
+                handled = await self.run_once()
+            except Exception:
+                log.exception("outbox worker round failed")
+                handled = 0
+            if handled:
+                continue
+            self._wakeup.clear()
+            waiter = asyncio.ensure_future(self._wakeup.wait())
+            stopper = asyncio.ensure_future(stop.wait())
+            await asyncio.wait(
+                {waiter, stopper},
+                timeout=self.policy.poll_seconds,
+                return_when=asyncio.FIRST_COMPLETED,
+            )
+            waiter.cancel()
+            stopper.cancel()
+        log.info("outbox worker %s stopped", self.worker_id)
+
+    async def drain(self, max_rounds: int = 1000) -> int:
+        """Deliver until nothing is due; returns how many rows were handled."""
+        total = 0
+        for _ in range(max_rounds):
+            handled = await self.run_once()
+            if not handled:
+                return total
+            total += handled
+        return total
+
+    async def run_once(self) -> int:
+        claimed = await self.claim()
+        if not claimed:
+            return 0
+        semaphore = asyncio.Semaphore(self.policy.concurrency)
+
+        async def deliver(row: OutboxMessage) -> None:
+            async with semaphore:
+                result = await self._send(row)
+                await self.record(row, result)
+
+        await asyncio.gather(*(deliver(row) for row in claimed))
+        return len(claimed)
+
+    async def claim(self) -> list[OutboxMessage]:
+        now = self.clock()
+        earlier = aliased(OutboxMessage)
+        blocked_by_earlier = exists().where(
+            earlier.channel == OutboxMessage.channel,
+            earlier.chat_id == OutboxMessage.chat_id,
+            earlier.id < OutboxMessage.id,
+            earlier.status.in_((OutboxStatus.PENDING, OutboxStatus.SENDING)),
+        )
+        due = or_(
+            and_(
+                OutboxMessage.status == OutboxStatus.PENDING, OutboxMessage.next_attempt_at <= now
+            ),
+            and_(OutboxMessage.status == OutboxStatus.SENDING, OutboxMessage.lease_until < now),
+        )
+        query = (
+            select(OutboxMessage)
+            .where(due, ~blocked_by_earlier, OutboxMessage.channel.in_(list(self.channels)))
+            .order_by(OutboxMessage.priority, OutboxMessage.id)
+            .limit(self.policy.batch_size)
+        )
+        if self.db.dialect == "postgresql":
+            query = query.with_for_update(skip_locked=True, of=OutboxMessage)
+        async with self.db.transaction() as session:
+            rows = list((await session.scalars(query)).all())
+            if not rows:
+                return []
+            lease = now + timedelta(seconds=self.policy.lease_seconds)
+            await session.execute(
+                update(OutboxMessage)
+                .where(OutboxMessage.id.in_([r.id for r in rows]))
+                .values(status=OutboxStatus.SENDING, lease_until=lease, claimed_by=self.worker_id)
+            )
+        return rows
+
+    async def _send(self, row: OutboxMessage) -> SendResult:
+        channel = self.channels[row.channel]
+        try:
+            return await channel.send(Outbound(row.id, row.chat_id, row.payload))
+        except Exception as exc:  # an adapter bug or an unmapped error: retry, never lose
+            log.exception("channel %s raised while sending outbox row %s", row.channel, row.id)
+            return TransientFailure(f"{type(exc).__name__}: {exc}")
+
+    async def record(self, row: OutboxMessage, result: SendResult) -> None:
+        now = self.clock()
+        values: dict[str, object] = {"lease_until": None}
+        match result:
+            case Sent(platform_message_id=message_id):
+                values |= {"status": OutboxStatus.SENT, "sent_at": now}
+                values["platform_message_id"] = message_id
+            case RetryAfter(seconds=seconds):
+                values |= {
+                    "status": OutboxStatus.PENDING,
+                    "next_attempt_at": now + timedelta(seconds=seconds),
+                    "last_error": f"retry_after {seconds}",
+                }
+            case Unreachable(reason=reason):
+                values |= {"status": OutboxStatus.UNREACHABLE, "last_error": reason}
+            case Rejected(error=error):
+                values |= {"status": OutboxStatus.FAILED, "last_error": error}
+            case TransientFailure(error=error):
+                attempts = row.attempts + 1
+                values |= {"attempts": attempts, "last_error": error}
+                if attempts >= self.policy.max_attempts:
+                    values["status"] = OutboxStatus.FAILED
+                else:
+                    values["status"] = OutboxStatus.PENDING
+                    values["next_attempt_at"] = now + self.policy.backoff(attempts)
+        async with self.db.transaction() as session:
+            await session.execute(
+                update(OutboxMessage)
+                .where(
+                    OutboxMessage.id == row.id,
+                    OutboxMessage.claimed_by == self.worker_id,
+                    OutboxMessage.status == OutboxStatus.SENDING,
+                )
+                .values(**values)
+            )
+            if isinstance(result, Unreachable):
+                await session.execute(
+                    update(ChannelIdentity)
+                    .where(
+                        ChannelIdentity.channel == row.channel,
+                        ChannelIdentity.chat_id == row.chat_id,
+                        ChannelIdentity.unreachable_at.is_(None),
+                    )
+                    .values(unreachable_at=now)
+                )
+        if not isinstance(result, Sent):
+            log.warning("outbox row %s to %s: %s", row.id, row.channel, result)

@@ -1,0 +1,1 @@
+"""Persistence: the async database handle, the mapped models and the migrations."""

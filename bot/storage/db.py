@@ -1,0 +1,87 @@
+"""The async database handle shared by the dispatcher, the outbox worker and the CLI.
+
+One engine per process, sessions per transaction. On SQLite every transaction starts
+with ``BEGIN IMMEDIATE``: a deferred transaction that reads and then writes can fail
+with SQLITE_BUSY when another connection wrote in between, whereas IMMEDIATE waits for
+the write lock (busy_timeout) and so keeps per-conversation ordering on SQLite too.
+
+Usage::
+
+    db = Database("sqlite+aiosqlite:///var/linli.db")
+    async with db.transaction() as session:
+        session.add(...)
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any
+
+from sqlalchemy import event, text
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.ext.asyncio import (
+    AsyncEngine,
+    AsyncSession,
+    async_sessionmaker,
+    create_async_engine,
+)
+from sqlalchemy.sql.dml import Insert
+
+
+class Database:
+    def __init__(self, url: str, *, search_path: str | None = None, echo: bool = False) -> None:
+        connect_args: dict[str, Any] = {}
+        if search_path and url.startswith("postgresql"):
+            connect_args["server_settings"] = {"search_path": search_path}
+        self.url = url
+        self.engine: AsyncEngine = create_async_engine(
+            url, echo=echo, connect_args=connect_args, pool_pre_ping=True
+        )
+        self.dialect = self.engine.dialect.name
+        if self.dialect == "sqlite":
+            _configure_sqlite(self.engine)
+        self._sessions = async_sessionmaker(self.engine, expire_on_commit=False)
+
+    @asynccontextmanager
+    async def transaction(self) -> AsyncIterator[AsyncSession]:
+        """A session inside one transaction: committed on success, rolled back on error."""
+        async with self._sessions() as session, session.begin():
+            yield session
+
+    def insert(self, table: Any) -> Insert:
+        """An INSERT that supports ``on_conflict_do_*`` on both backends."""
+        if self.dialect == "postgresql":
+            return postgresql.insert(table)
+        return sqlite.insert(table)
+
+    async def ping(self) -> bool:
+        try:
+            async with self.engine.connect() as conn:
+                await conn.execute(text("SELECT 1"))
+        except Exception:  # noqa: BLE001 - any failure means "not healthy"
+            return False
+        return True
+
+    async def dispose(self) -> None:
+        await self.engine.dispose()
+
+
+def _configure_sqlite(engine: AsyncEngine) -> None:
+    @event.listens_for(engine.sync_engine, "connect")
+    def _on_connect(dbapi_connection: Any, _record: Any) -> None:
+        # Take transaction control away from the driver so BEGIN IMMEDIATE is ours.
+        dbapi_connection.isolation_level = None
+        cursor = dbapi_connection.cursor()
+        for pragma in (
+            "PRAGMA journal_mode=WAL",
+            "PRAGMA synchronous=NORMAL",
+            "PRAGMA foreign_keys=ON",
+            "PRAGMA busy_timeout=30000",
+        ):
+            cursor.execute(pragma)
+        cursor.close()
+
+    @event.listens_for(engine.sync_engine, "begin")
+    def _on_begin(conn: Any) -> None:
+        conn.exec_driver_sql("BEGIN IMMEDIATE")

@@ -1,0 +1,40 @@
+"""All mapped classes, imported here so ``Base.metadata`` is complete for Alembic."""
+
+from bot.storage.models.base import Base, utcnow
+from bot.storage.models.conversation import ConversationState, ProcessedUpdate
+from bot.storage.models.outbox import OutboxMessage, OutboxStatus, Priority
+from bot.storage.models.people import ChannelIdentity, Invite, Relation, Role, RoleGrant, User
+from bot.storage.models.structure import (
+    Building,
+    Compound,
+    Floor,
+    ResponsibilityZone,
+    Room,
+    Unit,
+)
+from bot.storage.models.web import AppSecret, WebMessage, WebSession
+
+__all__ = [
+    "AppSecret",
+    "Base",
+    "Building",
+    "ChannelIdentity",
+    "Compound",
+    "ConversationState",
+    "Floor",
+    "Invite",
+    "OutboxMessage",
+    "OutboxStatus",
+    "Priority",
+    "ProcessedUpdate",
+    "Relation",
+    "ResponsibilityZone",
+    "Role",
+    "RoleGrant",
+    "Room",
+    "Unit",
+    "User",
+    "WebMessage",
+    "WebSession",
+    "utcnow",
+]

@@ -1,0 +1,46 @@
+"""Conversation flows and domain services. No platform imports here.
+
+``build_router`` is the one place that says which command, button action and flow
+exists and who may use it; a newcomer adding a feature registers it here.
+"""
+
+from __future__ import annotations
+
+from bot.core.catalog import Catalog
+from bot.core.context import Context
+from bot.core.events import Incoming
+from bot.core.flows import Needs, Router
+from bot.core.replies import Reply
+from handlers import coverage, menu, profile, registration
+
+
+async def _fallback(event: Incoming, ctx: Context) -> list[Reply]:
+    if not ctx.viewer.registered:
+        return await registration.guest_fallback(event, ctx)
+    return await menu.not_understood(event, ctx)
+
+
+def build_router(catalog: Catalog) -> Router:
+    router = Router(fallback=_fallback)
+    router.command("start", registration.start)
+    router.command("menu", menu.show_menu)
+    router.command("help", menu.show_help)
+    router.command("cancel", menu.cancel)
+    router.command("me", profile.show_me, needs=Needs.REGISTERED)
+    router.command("coverage", coverage.show_coverage, needs=menu.COVERAGE_ROLES)
+
+    router.action("menu", menu.show_menu)
+    router.action("help", menu.show_help)
+    router.action("register", registration.register_action)
+    router.action("me", profile.show_me, needs=Needs.REGISTERED)
+    router.action("addr", registration.register_action, needs=Needs.REGISTERED)
+    router.action("coverage", coverage.show_coverage, needs=menu.COVERAGE_ROLES)
+
+    router.flow(registration.FLOW)
+
+    for command in router.commands:
+        key = f"commands.aliases.{command}"
+        if key in catalog:
+            for word in catalog.list(key):
+                router.alias(word, command)
+    return router
