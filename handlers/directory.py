@@ -148,39 +148,38 @@ class Coverage:
 
 async def building_coverage(session: AsyncSession, building_ids: list[int]) -> list[Coverage]:
     """Registered residents and covered rooms per building (onboarding progress)."""
-    rooms = dict(
-        (
-            await session.execute(
-                select(Building.id, func.count(Room.id))
-                .join(Unit, Unit.building_id == Building.id)
-                .join(Floor, Floor.unit_id == Unit.id)
-                .join(Room, Room.floor_id == Floor.id)
-                .where(Building.id.in_(building_ids))
-                .group_by(Building.id)
-            )
-        ).tuples()
+    rooms_of_building = (
+        select(Building.id)
+        .join(Unit, Unit.building_id == Building.id)
+        .join(Floor, Floor.unit_id == Unit.id)
+        .join(Room, Room.floor_id == Floor.id)
+        .where(Building.id.in_(building_ids))
+        .group_by(Building.id)
     )
+    rooms = {
+        bid: count
+        for bid, count in (
+            await session.execute(rooms_of_building.add_columns(func.count(Room.id)))
+        ).all()
+    }
     registered = {
         bid: (covered, residents)
         for bid, covered, residents in (
             await session.execute(
-                select(Building.id, func.count(func.distinct(User.room_id)), func.count(User.id))
-                .join(Unit, Unit.building_id == Building.id)
-                .join(Floor, Floor.unit_id == Unit.id)
-                .join(Room, Room.floor_id == Floor.id)
-                .join(User, User.room_id == Room.id)
-                .where(Building.id.in_(building_ids))
-                .group_by(Building.id)
+                rooms_of_building.join(User, User.room_id == Room.id).add_columns(
+                    func.count(func.distinct(User.room_id)), func.count(User.id)
+                )
             )
-        ).tuples()
+        ).all()
     }
-    names = dict(
-        (
+    names = {
+        bid: name
+        for bid, name in (
             await session.execute(
                 select(Building.id, Building.name).where(Building.id.in_(building_ids))
             )
-        ).tuples()
-    )
+        ).all()
+    }
     return [
         Coverage(
             name=names[bid],

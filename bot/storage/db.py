@@ -35,6 +35,7 @@ class Database:
         if search_path and url.startswith("postgresql"):
             connect_args["server_settings"] = {"search_path": search_path}
         self.url = url
+        self.search_path = search_path
         self.engine: AsyncEngine = create_async_engine(
             url, echo=echo, connect_args=connect_args, pool_pre_ping=True
         )

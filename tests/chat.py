@@ -1,0 +1,164 @@
+"""ChatDriver: drive whole conversations in tests, the same way over every channel.
+
+``CoreChat`` calls the core directly (what every adapter calls); ``WebChat`` goes
+through the web chat's HTTP API. Scenario tests take the ``chat`` fixture and run on
+both, so a behaviour proven once holds on each channel.
+
+Usage::
+
+    replies = await chat.say("resident-1", "/me")
+    replies = await chat.press("guest-1", "1栋")
+    await chat.deliver()
+    chat.keys(await chat.inbox("floor-1"))
+"""
+
+from __future__ import annotations
+
+import uuid
+from abc import ABC, abstractmethod
+from typing import Any
+
+from aiohttp.test_utils import TestClient, TestServer
+
+from bot.app import App
+from bot.channels.recording import RecordingChannel
+from bot.core.events import Incoming
+from bot.core.replies import Reply
+from bot.storage.models import utcnow
+
+
+class ChatDriver(ABC):
+    channel = "web"
+
+    def __init__(self, app: App) -> None:
+        self.app = app
+        self.last: dict[str, list[Reply]] = {}
+
+    async def open(self) -> None:  # noqa: B027 - optional hook
+        """Start whatever the channel needs (an HTTP server)."""
+
+    async def close(self) -> None:
+        await self.app.close()
+
+    @abstractmethod
+    async def send(
+        self,
+        user: str,
+        *,
+        text: str | None = None,
+        button: str | None = None,
+        update_id: str | None = None,
+    ) -> list[Reply]: ...
+
+    @abstractmethod
+    async def inbox(self, user: str) -> list[Reply]:
+        """Everything delivered to ``user`` so far (run ``deliver`` first)."""
+
+    async def say(self, user: str, text: str, *, update_id: str | None = None) -> list[Reply]:
+        replies = await self.send(user, text=text, update_id=update_id)
+        self.last[user] = replies
+        return replies
+
+    async def press(self, user: str, label: str) -> list[Reply]:
+        """Press the button labelled ``label`` in the latest replies ``user`` got."""
+        data = self.button_data(user, label)
+        replies = await self.send(user, button=data)
+        self.last[user] = replies
+        return replies
+
+    def button_data(self, user: str, label: str) -> str:
+        for reply in reversed(self.last.get(user, [])):
+            for row in reply.buttons:
+                for button in row:
+                    if button.text == label:
+                        return button.data
+        offered = [b for r in self.last.get(user, []) for b in r.button_texts()]
+        raise AssertionError(f"no button {label!r} for {user}; offered: {offered}")
+
+    async def deliver(self) -> int:
+        return await self.app.worker.drain()
+
+    async def dialog(self, user: str, turns: list[tuple[str, str]]) -> None:
+        """Say each text (or press ``[label]``) and assert the last reply's catalogue key."""
+        for said, key in turns:
+            if said.startswith("[") and said.endswith("]"):
+                replies = await self.press(user, said[1:-1])
+            else:
+                replies = await self.say(user, said)
+            assert replies, f"no reply to {said!r}"
+            assert replies[-1].key == key, f"{said!r}: expected {key}, got {self.keys(replies)}"
+
+    @staticmethod
+    def keys(replies: list[Reply]) -> list[str | None]:
+        return [r.key for r in replies]
+
+    @staticmethod
+    def text(replies: list[Reply]) -> str:
+        return "\n".join(r.text for r in replies)
+
+
+class CoreChat(ChatDriver):
+    async def send(
+        self,
+        user: str,
+        *,
+        text: str | None = None,
+        button: str | None = None,
+        update_id: str | None = None,
+    ) -> list[Reply]:
+        event = Incoming(
+            channel=self.channel,
+            chat_id=user,
+            user_id=user,
+            update_id=update_id or uuid.uuid4().hex,
+            at=utcnow(),
+            text=text,
+            button=button,
+        )
+        outcome = await self.app.handle(event)
+        return [Reply.from_payload(s.payload) for s in outcome.replies]
+
+    async def inbox(self, user: str) -> list[Reply]:
+        channel = self.app.channels[self.channel]
+        assert isinstance(channel, RecordingChannel)
+        return [Reply.from_payload(p) for p in channel.sent_to(user)]
+
+
+class WebChat(ChatDriver):
+    client: TestClient
+
+    async def open(self) -> None:
+        self.client = TestClient(TestServer(self.app.web_app()))
+        await self.client.start_server()
+
+    async def close(self) -> None:
+        await self.client.close()
+        await super().close()
+
+    async def send(
+        self,
+        user: str,
+        *,
+        text: str | None = None,
+        button: str | None = None,
+        update_id: str | None = None,
+    ) -> list[Reply]:
+        body: dict[str, Any] = {"client_id": update_id or uuid.uuid4().hex}
+        if text is not None:
+            body["text"] = text
+        if button is not None:
+            body["button"] = button
+        response = await self.client.post(f"/api/chat/{user}/messages", json=body)
+        assert response.status == 200, await response.text()
+        return [_reply(r) for r in (await response.json())["replies"]]
+
+    async def inbox(self, user: str) -> list[Reply]:
+        response = await self.client.get(f"/api/chat/{user}/messages", params={"after": "0"})
+        assert response.status == 200, await response.text()
+        return [_reply(m) for m in (await response.json())["messages"]]
+
+
+def _reply(data: dict[str, Any]) -> Reply:
+    return Reply.from_payload(
+        {"text": data["text"], "buttons": data.get("buttons", []), "key": data.get("key")}
+    )

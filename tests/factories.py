@@ -1,0 +1,56 @@
+"""Small builders for tests: events, clocks, outbox rows."""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+
+from bot.core.buttons import ButtonSigner
+from bot.core.events import Incoming
+from bot.core.replies import Reply
+from bot.outbox.enqueue import OutboxWriter
+from bot.storage.db import Database
+from bot.storage.models import utcnow
+
+SIGNER = ButtonSigner(b"factories-secret-0123456789abcdef")
+
+
+def make_incoming(
+    user: str = "guest-1",
+    text: str | None = None,
+    *,
+    button: str | None = None,
+    update_id: str | None = None,
+    channel: str = "web",
+) -> Incoming:
+    return Incoming(
+        channel=channel,
+        chat_id=user,
+        user_id=user,
+        update_id=update_id or uuid.uuid4().hex,
+        at=utcnow(),
+        text=text,
+        button=button,
+    )
+
+
+@dataclass
+class Clock:
+    """A clock tests move by hand: ``clock.advance(seconds=31)``."""
+
+    now: datetime = field(default_factory=utcnow)
+
+    def __call__(self) -> datetime:
+        return self.now
+
+    def advance(self, **delta: float) -> None:
+        self.now += timedelta(**delta)
+
+
+async def enqueue(db: Database, chat_id: str, text: str, channel: str = "web") -> int:
+    async with db.transaction() as session:
+        ref, _ = await OutboxWriter(session, SIGNER).enqueue(
+            channel=channel, chat_id=chat_id, audience_id=chat_id, reply=Reply(text)
+        )
+    return ref
