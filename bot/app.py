@@ -116,6 +116,7 @@ class App:
             errors=self.catalog.t,
             poll_ms=self.settings.web_poll_ms,
             max_text=self.settings.max_text_length,
+            public_https=self.settings.base_url.startswith("https://"),
         )
         return create_web_app(services, self.web_store, trust_path=self.settings.web_trust_path)
 

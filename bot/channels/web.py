@@ -65,6 +65,7 @@ class WebServices:
     errors: Callable[[str], str]
     poll_ms: int = 1500
     max_text: int = 4000
+    public_https: bool = False
 
 
 SERVICES = web.AppKey("services", WebServices)
@@ -119,11 +120,13 @@ async def _join(request: web.Request) -> web.StreamResponse:
         raise _error(services, "web.invalid_invite", 404)
     chat_id, token = await request.app[STORE].open_session(code)
     response = web.HTTPFound(f"/?start={code}")
+    # Behind a TLS proxy the request itself is plain HTTP; the public URL tells the truth.
+    secure = request.secure or services.public_https
     response.set_cookie(
-        COOKIE, token, httponly=True, samesite="Lax", secure=request.secure, max_age=3600 * 24 * 365
+        COOKIE, token, httponly=True, samesite="Lax", secure=secure, max_age=3600 * 24 * 365
     )
     log.info("web session opened for invite (chat %s)", chat_id)
-    return response
+    raise response
 
 
 async def _session_user(request: web.Request) -> str | None:

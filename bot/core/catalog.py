@@ -32,7 +32,11 @@ class Catalog:
             raise KeyError(f"message key {key!r} missing from catalogue {self.locale}") from None
         if not isinstance(template, str):
             raise KeyError(f"message key {key!r} is not a text")
-        return template.format(**params) if params else template
+        return template.format(**params)
+
+    def raw(self, key: str) -> object:
+        """The unformatted entry (a template string or a list of words)."""
+        return self._flat[key]
 
     def list(self, key: str) -> list[str]:
         value = self._flat.get(key)
