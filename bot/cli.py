@@ -16,15 +16,17 @@ from datetime import timedelta
 from pathlib import Path
 
 from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.app import App
 from bot.config import Settings
 from bot.demo import COMPOUND_INVITE, is_empty, seed_demo
 from bot.storage.db import Database
 from bot.storage.migrate import current_revision, upgrade
-from bot.storage.models import Building, Compound, Invite, Role, utcnow
+from bot.storage.models import Building, Compound, Invite, Role, Unit, utcnow
 from handlers.address import parse_address
 from handlers.directory import find_room
+from handlers.structure import Shape, create_compound
 
 log = logging.getLogger("linli")
 
@@ -144,7 +146,7 @@ def cmd_invite_create(args: argparse.Namespace) -> int:
     return 0
 
 
-async def _room_id(session, compound: Compound, text: str) -> int:  # type: ignore[no-untyped-def]
+async def _room_id(session: AsyncSession, compound: Compound, text: str) -> int:
     guess = parse_address(text)
     if guess is None or None in (guess.building, guess.unit, guess.room):
         raise SystemExit(f"cannot read room {text!r}; write it like 1-1-1502")
@@ -155,8 +157,6 @@ async def _room_id(session, compound: Compound, text: str) -> int:  # type: igno
     )
     if building is None:
         raise SystemExit(f"no building {guess.building}")
-    from bot.storage.models import Unit
-
     unit = await session.scalar(
         select(Unit).where(Unit.building_id == building.id, Unit.number == guess.unit)
     )
@@ -164,6 +164,30 @@ async def _room_id(session, compound: Compound, text: str) -> int:  # type: igno
     if address is None:
         raise SystemExit(f"no room {text!r} in {compound.code}")
     return address.room_id
+
+
+def cmd_compound_create(args: argparse.Namespace) -> int:
+    settings = _settings(args)
+    rooms = [int(n) for n in args.rooms.split(",")]
+    shape = Shape(args.buildings, args.units, args.floors, rooms)
+
+    async def run() -> int:
+        db = Database(settings.database_url)
+        try:
+            async with db.transaction() as session:
+                exists = await session.scalar(select(Compound).where(Compound.code == args.code))
+                if exists is not None:
+                    raise SystemExit(f"compound {args.code!r} already exists")
+                _, created = await create_compound(
+                    session, args.code, args.name, shape, args.district
+                )
+            return len(created)
+        finally:
+            await db.dispose()
+
+    count = asyncio.run(run())
+    print(f"created {args.code} {args.name}: {args.buildings} buildings, {count} flats")
+    return 0
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -187,6 +211,20 @@ def build_parser() -> argparse.ArgumentParser:
     db = with_db(sub.add_parser("db", help="database schema"))
     db.add_argument("action", choices=["upgrade", "current"])
     db.set_defaults(func=cmd_db)
+
+    compound = sub.add_parser("compound", help="compounds")
+    compound_sub = compound.add_subparsers(dest="compound_command", required=True)
+    make = with_db(compound_sub.add_parser("create", help="create a regular compound"))
+    make.add_argument("--code", required=True, help="short code used in case numbers, e.g. SDDJ")
+    make.add_argument("--name", required=True)
+    make.add_argument("--district", default="")
+    make.add_argument("--buildings", type=int, required=True)
+    make.add_argument("--units", type=int, default=1, help="units per building")
+    make.add_argument("--floors", type=int, required=True)
+    make.add_argument(
+        "--rooms", default="2", help="flats per floor: one number, or one per building (2,3,4)"
+    )
+    make.set_defaults(func=cmd_compound_create)
 
     invites = sub.add_parser("invites", help="invite codes")
     invites_sub = invites.add_subparsers(dest="invites_command", required=True)

@@ -13,19 +13,17 @@ from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.storage.models import (
-    Building,
     ChannelIdentity,
     Compound,
-    Floor,
     Invite,
     Relation,
     ResponsibilityZone,
     Role,
     RoleGrant,
-    Room,
-    Unit,
     User,
 )
+from handlers import directory
+from handlers.structure import Shape, create_compound
 
 CODE = "SDDJ"
 NAME = "时代帝景"
@@ -98,36 +96,9 @@ async def is_empty(session: AsyncSession) -> bool:
 
 async def seed_demo(session: AsyncSession) -> Compound:
     """Create the demo compound and people. The caller checks ``is_empty`` first."""
-    compound = Compound(code=CODE, name=NAME, district=DISTRICT)
-    session.add(compound)
-    await session.flush()
-    # One flush per level keeps seeding fast on PostgreSQL (batched INSERT … RETURNING).
-    buildings = {
-        b: Building(compound_id=compound.id, number=b, name=f"{b}栋")
-        for b in range(1, BUILDINGS + 1)
-    }
-    session.add_all(buildings.values())
-    await session.flush()
-    units = {
-        (b, u): Unit(building_id=buildings[b].id, number=u)
-        for b in buildings
-        for u in range(1, UNITS + 1)
-    }
-    session.add_all(units.values())
-    await session.flush()
-    floors = {
-        (b, u, f): Floor(unit_id=unit.id, number=f)
-        for (b, u), unit in units.items()
-        for f in range(1, FLOORS + 1)
-    }
-    session.add_all(floors.values())
-    await session.flush()
-    rooms: dict[tuple[int, int, str], Room] = {}
-    for (b, u, f), floor in floors.items():
-        for i in range(1, ROOMS_PER_FLOOR[b - 1] + 1):
-            rooms[(b, u, f"{f}{i:02d}")] = Room(floor_id=floor.id, number=f"{f}{i:02d}")
-    session.add_all(rooms.values())
-    await session.flush()
+    shape = Shape(BUILDINGS, UNITS, FLOORS, ROOMS_PER_FLOOR)
+    compound, rooms = await create_compound(session, CODE, NAME, shape, DISTRICT)
+    buildings = {b.number: b for b in await directory.buildings(session, compound.id)}
     for persona in (*PERSONAS, *_staff()):
         user = User(name=persona.name)
         if persona.home is not None:
