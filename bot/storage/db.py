@@ -4,6 +4,9 @@ One engine per process, sessions per transaction. On SQLite every transaction st
 with ``BEGIN IMMEDIATE``: a deferred transaction that reads and then writes can fail
 with SQLITE_BUSY when another connection wrote in between, whereas IMMEDIATE waits for
 the write lock (busy_timeout) and so keeps per-conversation ordering on SQLite too.
+SQLite has one writer anyway, so inside one process transactions queue on an asyncio
+lock instead of polling SQLite's busy handler (which sleeps up to 100 ms a try and
+made the latency tail seconds long under concurrency).
 
 Usage::
 
@@ -14,8 +17,9 @@ Usage::
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from contextlib import AsyncExitStack, asynccontextmanager
 from typing import Any
 
 from sqlalchemy import event, text
@@ -36,18 +40,25 @@ class Database:
             connect_args["server_settings"] = {"search_path": search_path}
         self.url = url
         self.search_path = search_path
+        # A ping before each checkout is one more round trip per update; an embedded
+        # SQLite file cannot go away under us, a PostgreSQL server can.
         self.engine: AsyncEngine = create_async_engine(
-            url, echo=echo, connect_args=connect_args, pool_pre_ping=True
+            url, echo=echo, connect_args=connect_args, pool_pre_ping=not url.startswith("sqlite")
         )
         self.dialect = self.engine.dialect.name
         if self.dialect == "sqlite":
             _configure_sqlite(self.engine)
         self._sessions = async_sessionmaker(self.engine, expire_on_commit=False)
+        self._write_lock = asyncio.Lock() if self.dialect == "sqlite" else None
 
     @asynccontextmanager
     async def transaction(self) -> AsyncIterator[AsyncSession]:
         """A session inside one transaction: committed on success, rolled back on error."""
-        async with self._sessions() as session, session.begin():
+        async with AsyncExitStack() as stack:
+            if self._write_lock is not None:
+                await stack.enter_async_context(self._write_lock)
+            session = await stack.enter_async_context(self._sessions())
+            await stack.enter_async_context(session.begin())
             yield session
 
     def insert(self, table: Any) -> Insert:
