@@ -6,6 +6,7 @@ import pytest
 from sqlalchemy import func, select
 
 from bot.storage.models import User
+from handlers.structure import Shape, create_compound
 from tests.chat import ChatDriver
 
 
@@ -179,3 +180,23 @@ async def test_help_lists_only_commands_this_user_may_use(chat: ChatDriver) -> N
     secretary = await chat.say("secretary", "/help")
     assert "/coverage" not in resident[0].text and "/me" in resident[0].text
     assert "/coverage" in secretary[0].text
+
+
+async def test_with_several_compounds_the_resident_chooses_by_button_or_name(
+    chat: ChatDriver,
+) -> None:
+    async with chat.app.db.transaction() as session:
+        await create_compound(session, "HYJY", "洪雅家园", Shape(2, 1, 6, [2]))
+    replies = await chat.say("guest-c", "/start")
+    assert chat.keys(replies) == ["start.welcome_new", "register.ask_compound"]
+    assert replies[-1].button_texts() == ["时代帝景", "洪雅家园"]
+    replies = await chat.say("guest-c", "洪雅")
+    assert chat.keys(replies) == ["register.ask_building"] and "洪雅家园" in replies[0].text
+    replies = await chat.say("guest-c", "2栋502")
+    assert chat.keys(replies) == ["register.ask_relation"]
+    await chat.say("guest-d", "/start")
+    replies = await chat.press("guest-d", "时代帝景")
+    assert chat.keys(replies) == ["register.ask_building"] and "时代帝景" in replies[0].text
+    replies = await chat.say("guest-e", "/start")
+    replies = await chat.say("guest-e", "不存在的小区")
+    assert chat.keys(replies) == ["register.compound_not_found", "register.ask_compound"]
