@@ -18,6 +18,7 @@ import hashlib
 import logging
 import secrets
 from collections.abc import Mapping
+from pathlib import Path
 from types import TracebackType
 
 from aiohttp import web
@@ -29,11 +30,15 @@ from bot.channels.web_store import WebStore
 from bot.config import Settings
 from bot.core.buttons import ButtonSigner
 from bot.core.catalog import load_catalog
+from bot.core.context import CoreConfig
 from bot.core.dispatcher import Dispatcher, Outcome
 from bot.core.events import Incoming
 from bot.demo import PERSONAS
 from bot.outbox.worker import OutboxPolicy, OutboxWorker
+from bot.scheduler.jobs import Jobs
+from bot.scheduler.runner import Scheduler
 from bot.storage.db import Database
+from bot.storage.files import FileStore
 from bot.storage.migrate import upgrade
 from bot.storage.models import AppSecret, ChannelIdentity, RoleGrant, User, utcnow
 from handlers import build_router
@@ -55,6 +60,7 @@ class App:
         self.catalog = load_catalog(settings.locale)
         self.router = build_router(self.catalog)
         self.web_store = WebStore(self.db)
+        self.files = FileStore(Path(settings.files_dir))
         self.channels: dict[str, Channel] = dict(channels or {"web": WebChannel(self.web_store)})
         self.worker = OutboxWorker(
             self.db,
@@ -68,6 +74,12 @@ class App:
             ),
         )
         self._dispatcher: Dispatcher | None = None
+        self.scheduler: Scheduler | None = None
+        self.core_config = CoreConfig(
+            max_text_length=settings.max_text_length,
+            sla_scale=settings.sla_scale,
+            timezone=settings.timezone,
+        )
 
     async def __aenter__(self) -> App:
         await self.start()
@@ -85,12 +97,17 @@ class App:
         if migrate:
             await upgrade(self.db)
         signer = ButtonSigner(await self._button_secret())
+        self.scheduler = Scheduler(
+            Jobs(self.db, signer, self.catalog, self.core_config),
+            self.settings.scheduler_interval_seconds,
+            on_work=self.worker.wake,
+        )
         self._dispatcher = Dispatcher(
             self.db,
             self.router,
             self.catalog,
             signer,
-            max_text_length=self.settings.max_text_length,
+            config=self.core_config,
             on_commit=self.worker.wake,
         )
 
@@ -117,6 +134,8 @@ class App:
             poll_ms=self.settings.web_poll_ms,
             max_text=self.settings.max_text_length,
             public_https=self.settings.base_url.startswith("https://"),
+            save_image=self.files.save_image,
+            image_path=self.files.path,
         )
         return create_web_app(services, self.web_store, trust_path=self.settings.web_trust_path)
 
@@ -129,11 +148,14 @@ class App:
         for channel in self.channels.values():
             await channel.start()
         worker = asyncio.create_task(self.worker.run(stop), name="outbox-worker")
+        assert self.scheduler is not None
+        scheduler = asyncio.create_task(self.scheduler.run(stop), name="scheduler")
         try:
             await stop.wait()
         finally:
             await runner.cleanup()  # stops accepting, lets in-flight requests finish
             await worker
+            await scheduler
             for channel in self.channels.values():
                 await channel.stop()
 

@@ -8,23 +8,27 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import json
 import logging
 import secrets
 import signal
 import sys
 from datetime import timedelta
 from pathlib import Path
+from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.app import App
 from bot.config import Settings
+from bot.core.catalog import load_catalog
 from bot.demo import COMPOUND_INVITE, is_empty, seed_demo
 from bot.storage.db import Database
 from bot.storage.migrate import current_revision, upgrade
-from bot.storage.models import Building, Compound, Invite, Role, Unit, utcnow
+from bot.storage.models import Building, Case, CaseStatus, Compound, Invite, Role, Unit, utcnow
 from handlers.address import parse_address
+from handlers.case_records import case_record
 from handlers.directory import find_room
 from handlers.structure import Shape, create_compound
 
@@ -75,7 +79,11 @@ async def _serve(settings: Settings, *, seed: bool) -> None:
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
-    settings = _settings(args, web_trust_path=True)
+    overrides: dict[str, object] = {"web_trust_path": True}
+    if args.sla_scale:
+        # A demo wants to see escalation happen: check often, and shrink every SLA.
+        overrides |= {"sla_scale": args.sla_scale, "scheduler_interval_seconds": 2.0}
+    settings = _settings(args, **overrides)
     asyncio.run(_serve(settings, seed=True))
     return 0
 
@@ -190,6 +198,64 @@ def cmd_compound_create(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_cases(args: argparse.Namespace) -> int:
+    settings = _settings(args)
+    catalog = load_catalog(settings.locale)
+
+    async def run() -> list[dict[str, object]] | dict[str, object] | None:
+        db = Database(settings.database_url)
+        try:
+            async with db.transaction() as session:
+                if args.cases_command == "show":
+                    case = await session.scalar(select(Case).where(Case.number == args.number))
+                    if case is None:
+                        return None
+                    return await case_record(
+                        session, case, catalog, reveal=args.reveal, history=True
+                    )
+                query = select(Case).order_by(Case.id)
+                if args.status:
+                    query = query.where(Case.status == args.status)
+                cases = (await session.scalars(query)).all()
+                return [await case_record(session, c, catalog, reveal=args.reveal) for c in cases]
+        finally:
+            await db.dispose()
+
+    result = asyncio.run(run())
+    if result is None:
+        print(f"no case {args.number}", file=sys.stderr)
+        return 1
+    if args.json:
+        print(json.dumps(result, ensure_ascii=False, indent=2))
+    elif isinstance(result, list):
+        for r in result:
+            print(
+                f"{r['number']}\t{r['status']}\t{r['level']}\t{r['matter_name']}\t"
+                f"{r['lead'] or '-'}\t{r['reported_at'][:16]}"
+            )
+    else:
+        print(_format_case(result))
+    return 0
+
+
+def _format_case(record: dict[str, Any]) -> str:
+    lines = [
+        f"{record['number']}  {record['matter_name']}  [{record['status']}]",
+        f"level: {record['level']}   lead: {record['lead'] or '-'}   "
+        f"co: {', '.join(c for c in record['co_handlers'] if c) or '-'}",
+        f"reporter: {record['reporter']} {record['reporter_room'] or ''}   area: {record['area']}",
+        f"legal basis: {', '.join(record['legal_basis'])}",
+        f"text: {record['text']}",
+        "history:",
+    ]
+    for e in record["events"]:
+        detail = f" — {e['text']}" if e["text"] else ""
+        lines.append(
+            f"  {e['at'][:19]}  {e['level']:<8} {e['actor'] or '系统'} {e['what']}{detail}"
+        )
+    return "\n".join(lines)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="linli", description="邻里 compound governance bot")
     sub = parser.add_subparsers(dest="command", required=True)
@@ -201,6 +267,12 @@ def build_parser() -> argparse.ArgumentParser:
     demo = with_db(sub.add_parser("demo", help="seed the demo compound and serve the web chat"))
     demo.add_argument("--host", default=None)
     demo.add_argument("--port", type=int, default=None)
+    demo.add_argument(
+        "--sla-scale",
+        type=float,
+        default=None,
+        help="multiply every SLA, e.g. 0.001 turns a 48 h deadline into under 3 minutes",
+    )
     demo.set_defaults(func=cmd_demo)
 
     serve = with_db(sub.add_parser("serve", help="serve the web chat and the delivery worker"))
@@ -225,6 +297,19 @@ def build_parser() -> argparse.ArgumentParser:
         "--rooms", default="2", help="flats per floor: one number, or one per building (2,3,4)"
     )
     make.set_defaults(func=cmd_compound_create)
+
+    cases = sub.add_parser("cases", help="the case ledger")
+    cases_sub = cases.add_subparsers(dest="cases_command", required=True)
+    listing = with_db(cases_sub.add_parser("list", help="list cases"))
+    listing.add_argument("--status", choices=[s.value for s in CaseStatus])
+    listing.add_argument("--json", action="store_true")
+    listing.add_argument("--reveal", action="store_true", help="show personal data unmasked")
+    listing.set_defaults(func=cmd_cases)
+    show = with_db(cases_sub.add_parser("show", help="one case with its whole history"))
+    show.add_argument("number")
+    show.add_argument("--json", action="store_true")
+    show.add_argument("--reveal", action="store_true", help="show personal data unmasked")
+    show.set_defaults(func=cmd_cases)
 
     invites = sub.add_parser("invites", help="invite codes")
     invites_sub = invites.add_subparsers(dest="invites_command", required=True)

@@ -40,6 +40,14 @@ class Settings(BaseSettings):
     outbox_backoff_base_seconds: float = 2.0
     outbox_concurrency: int = 16
     web_poll_ms: int = 1500
+    timezone: str = Field(default="Asia/Shanghai", description="Shown times and day limits")
+    sla_scale: float = Field(
+        default=1.0,
+        gt=0,
+        description="Multiplies every SLA of the matter table (demo: 0.001 → hours become seconds)",
+    )
+    scheduler_interval_seconds: float = Field(default=30.0, gt=0)
+    files_dir: str = Field(default="var/files", description="Where uploaded photos are kept")
     log_level: str = "INFO"
 
     @property

@@ -11,23 +11,32 @@ from bot.core.context import Context
 from bot.core.events import Incoming
 from bot.core.flows import Needs, Router
 from bot.core.replies import Reply
-from handlers import coverage, menu, profile, registration
+from handlers import case_views, coverage, handling, menu, profile, registration, report
+from handlers.case_cards import CASE_ACTION
+from handlers.emergency import emergency_first
 
 
 async def _fallback(event: Incoming, ctx: Context) -> list[Reply]:
     if not ctx.viewer.registered:
         return await registration.guest_fallback(event, ctx)
+    if event.photo and not event.text:
+        return await report.start_with_photo(event, ctx)
+    if event.text and ctx.args != ["unknown_command"] and report.sounds_like_report(event.text):
+        return await report.start_with_text(event, ctx, event.text.strip())
     return await menu.not_understood(event, ctx)
 
 
 def build_router(catalog: Catalog) -> Router:
-    router = Router(fallback=_fallback)
+    router = Router(fallback=_fallback, text_hook=emergency_first)
     router.command("start", registration.start)
     router.command("menu", menu.show_menu)
     router.command("help", menu.show_help)
     router.command("cancel", menu.cancel)
     router.command("me", profile.show_me, needs=Needs.REGISTERED)
     router.command("coverage", coverage.show_coverage, needs=menu.COVERAGE_ROLES)
+    router.command("report", report.start_report, needs=Needs.REGISTERED)
+    router.command("mycases", case_views.my_cases, needs=Needs.REGISTERED)
+    router.command("todo", case_views.my_todo, needs=menu.HANDLER_ROLES)
 
     router.action("menu", menu.show_menu)
     router.action("help", menu.show_help)
@@ -35,8 +44,14 @@ def build_router(catalog: Catalog) -> Router:
     router.action("me", profile.show_me, needs=Needs.REGISTERED)
     router.action("addr", registration.register_action, needs=Needs.REGISTERED)
     router.action("coverage", coverage.show_coverage, needs=menu.COVERAGE_ROLES)
+    router.action("report", report.start_report, needs=Needs.REGISTERED)
+    router.action("mycases", case_views.my_cases, needs=Needs.REGISTERED)
+    router.action("todo", case_views.my_todo, needs=menu.HANDLER_ROLES)
+    router.action(CASE_ACTION, handling.on_case_button, needs=Needs.REGISTERED)
 
     router.flow(registration.FLOW)
+    router.flow(report.FLOW)
+    router.flow(handling.FLOW)
 
     for command in router.commands:
         key = f"commands.aliases.{command}"

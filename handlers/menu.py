@@ -14,6 +14,7 @@ from bot.storage.models import Role
 from handlers.profile import describe_duties, format_address, viewer_address
 
 COVERAGE_ROLES = frozenset({Role.SECRETARY, Role.BUILDING_LEADER, Role.ADMIN})
+HANDLER_ROLES = frozenset(Role)
 
 
 async def menu_reply(ctx: Context, lead: str | None = None) -> Reply:
@@ -30,6 +31,14 @@ async def menu_reply(ctx: Context, lead: str | None = None) -> Reply:
             title = ctx.t("menu.title_resident", address=format_address(ctx, address))
         else:
             title = ctx.t("menu.title_staff", duties=await describe_duties(ctx))
+        rows.append(
+            [
+                ctx.button(ctx.t("menu.report"), "report"),
+                ctx.button(ctx.t("menu.my_cases"), "mycases"),
+            ]
+        )
+        if viewer.is_handler:
+            rows.append([ctx.button(ctx.t("menu.todo"), "todo")])
         rows.append(
             [ctx.button(ctx.t("menu.me"), "me"), ctx.button(ctx.t("menu.change_address"), "addr")]
         )

@@ -78,6 +78,12 @@ class ChatDriver(ABC):
     async def deliver(self) -> int:
         return await self.app.worker.drain()
 
+    async def read(self, user: str) -> list[Reply]:
+        """Deliver everything, then make ``user``'s inbox what ``press`` looks in."""
+        await self.deliver()
+        self.last[user] = await self.inbox(user)
+        return self.last[user]
+
     async def dialog(self, user: str, turns: list[tuple[str, str]]) -> None:
         """Say each text (or press ``[label]``) and assert the last reply's catalogue key."""
         for said, key in turns:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import tempfile
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
@@ -60,6 +61,7 @@ def settings_for(db: Database, **overrides: object) -> Settings:
         "secret_key": "test-secret-key-not-for-production",
         "web_trust_path": True,
         "outbox_lease_seconds": 30.0,
+        "files_dir": tempfile.mkdtemp(prefix="linli-files-"),
     }
     values.update(overrides)
     return Settings(_env_file=None, **values)  # type: ignore[call-arg]

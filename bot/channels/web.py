@@ -66,6 +66,8 @@ class WebServices:
     poll_ms: int = 1500
     max_text: int = 4000
     public_https: bool = False
+    save_image: Callable[[bytes], str] | None = None
+    image_path: Callable[[str], Path] | None = None
 
 
 SERVICES = web.AppKey("services", WebServices)
@@ -83,6 +85,8 @@ def create_web_app(services: WebServices, store: WebStore, *, trust_path: bool) 
     app.router.add_get("/api/config", _config)
     app.router.add_get("/api/chat/{user}/messages", _list_messages)
     app.router.add_post("/api/chat/{user}/messages", _post_message)
+    app.router.add_post("/api/chat/{user}/photos", _post_photo)
+    app.router.add_get("/files/{ref}", _file)
     app.router.add_get("/join/{code}", _join)
     app.router.add_static("/static/", STATIC, show_index=False)
     return app
@@ -161,6 +165,7 @@ async def _list_messages(request: web.Request) -> web.Response:
             "buttons": row.payload.get("buttons", []),
             "at": row.created_at.isoformat(),
             "key": row.payload.get("key"),
+            "photo": _photo_url(row.payload),
         }
         for row in rows
     ]
@@ -185,17 +190,71 @@ async def _post_message(request: web.Request) -> web.Response:
         text=text,
         button=button,
     )
-    outcome = await services.handle(event)
+    return _json(_replies(await services.handle(event)))
+
+
+async def _post_photo(request: web.Request) -> web.Response:
+    """Multipart upload: ``photo`` (the image), optional ``caption`` and ``client_id``."""
+    services = request.app[SERVICES]
+    user = await _authorised_user(request)
+    if services.save_image is None or not request.content_type.startswith("multipart/"):
+        raise _error(services, "web.bad_upload", 400)
+    fields: dict[str, str] = {}
+    data = b""
+    reader = await request.multipart()
+    async for part in reader:
+        if part.name == "photo":
+            data = await part.read(decode=False)
+        elif part.name in ("caption", "client_id"):
+            fields[part.name] = (await part.text())[:4000]
+    try:
+        ref = services.save_image(data)
+    except ValueError as exc:
+        raise _error(services, getattr(exc, "reason", "web.bad_upload"), 400) from None
+    event = Incoming(
+        channel="web",
+        chat_id=user,
+        user_id=user,
+        update_id=fields.get("client_id") or uuid.uuid4().hex,
+        at=utcnow(),
+        text=fields.get("caption") or None,
+        photo=ref,
+    )
+    return _json(_replies(await services.handle(event)))
+
+
+async def _file(request: web.Request) -> web.StreamResponse:
+    """A stored photo. Its name is the SHA-256 of its bytes: knowing it is the right."""
+    services = request.app[SERVICES]
+    if not request.app[TRUST] and await _session_user(request) is None:
+        raise _error(services, "web.unauthorised", 401)
+    if services.image_path is None:
+        raise web.HTTPNotFound()
+    try:
+        path = services.image_path(request.match_info["ref"])
+    except ValueError:
+        raise web.HTTPNotFound() from None
+    if not path.exists():
+        raise web.HTTPNotFound()
+    return web.FileResponse(path, headers={"Cache-Control": "private, max-age=31536000"})
+
+
+def _photo_url(payload: dict[str, Any]) -> str | None:
+    return f"/files/{payload['photo']}" if payload.get("photo") else None
+
+
+def _replies(outcome: Outcome) -> dict[str, Any]:
     replies = [
         {
             "ref": sent.ref,
             "text": sent.payload.get("text", ""),
             "buttons": sent.payload.get("buttons", []),
             "key": sent.payload.get("key"),
+            "photo": _photo_url(sent.payload),
         }
         for sent in outcome.replies
     ]
-    return _json({"replies": replies, "duplicate": outcome.duplicate})
+    return {"replies": replies, "duplicate": outcome.duplicate}
 
 
 async def _json_body(request: web.Request, services: WebServices) -> dict[str, Any]:

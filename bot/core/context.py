@@ -28,6 +28,15 @@ from bot.core.viewer import Viewer
 from bot.outbox.enqueue import OutboxWriter
 
 
+@dataclass(frozen=True)
+class CoreConfig:
+    """Settings the core and handlers need, without the runtime's Settings class."""
+
+    max_text_length: int = 4000
+    sla_scale: float = 1.0  # multiplies every SLA; a demo uses 0.001 to see escalation live
+    timezone: str = "Asia/Shanghai"
+
+
 @dataclass
 class FlowState:
     """The conversation's position: flow, step, draft data and the step's button nonce."""
@@ -60,7 +69,7 @@ class Context:
         router: Router,
         outbox: OutboxWriter,
         now: datetime,
-        max_text_length: int,
+        config: CoreConfig,
     ) -> None:
         self.session = session
         self.event = event
@@ -70,7 +79,7 @@ class Context:
         self.router = router
         self.outbox = outbox
         self.now = now
-        self.max_text_length = max_text_length
+        self.config = config
         # Set by the dispatcher for button presses: the arguments after the action name.
         self.args: list[str] = []
 

@@ -31,7 +31,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.core.buttons import ButtonSigner, unpack
 from bot.core.catalog import Catalog
-from bot.core.context import Context, FlowState
+from bot.core.context import Context, CoreConfig, FlowState
 from bot.core.events import Command, Incoming
 from bot.core.flows import STEP_ACTION, Route, Router
 from bot.core.locks import KeyedLocks
@@ -71,7 +71,7 @@ class Dispatcher:
         catalog: Catalog,
         signer: ButtonSigner,
         *,
-        max_text_length: int = 4000,
+        config: CoreConfig | None = None,
         on_commit: Callable[[], None] | None = None,
         clock: Callable[[], datetime] = utcnow,
     ) -> None:
@@ -79,7 +79,7 @@ class Dispatcher:
         self.router = router
         self.catalog = catalog
         self.signer = signer
-        self.max_text_length = max_text_length
+        self.config = config or CoreConfig()
         self.on_commit = on_commit
         self.clock = clock
         self._locks = KeyedLocks()
@@ -114,7 +114,7 @@ class Dispatcher:
                 router=self.router,
                 outbox=OutboxWriter(session, self.signer),
                 now=now,
-                max_text_length=self.max_text_length,
+                config=self.config,
             )
             replies = await decide(event, ctx)
             await self._save_state(session, event, ctx.state, now)
@@ -172,10 +172,9 @@ class Dispatcher:
         return [SentReply(ref, payload) for ref, payload in rows]
 
     async def _route(self, event: Incoming, ctx: Context) -> list[Reply]:
-        if event.text is not None and len(event.text) > self.max_text_length:
-            return [
-                ctx.reply("errors.too_long", limit=self.max_text_length, length=len(event.text))
-            ]
+        limit = self.config.max_text_length
+        if event.text is not None and len(event.text) > limit:
+            return [ctx.reply("errors.too_long", limit=limit, length=len(event.text))]
         if event.button is not None:
             return await self._press(event, ctx)
         if ctx.state.active and ctx.state.expires_at and ctx.state.expires_at <= ctx.now:
@@ -186,10 +185,11 @@ class Dispatcher:
             if route is None:
                 return await self._fallback(event, ctx, unknown_command=True)
             return await self._call(route, event, ctx, command.args.split() if command.args else [])
+        first = await self.router.text_hook(event, ctx) if self.router.text_hook else []
         if ctx.state.active:
             flow = self.router.flows[ctx.state.flow or ""]
-            return await flow.steps[ctx.state.step or ""](event, ctx)
-        return await self._fallback(event, ctx)
+            return [*first, *await flow.steps[ctx.state.step or ""](event, ctx)]
+        return [*first, *await self._fallback(event, ctx)]
 
     async def _press(self, event: Incoming, ctx: Context) -> list[Reply]:
         audience = f"{event.channel}:{event.user_id}"

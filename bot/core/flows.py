@@ -60,6 +60,9 @@ class Router:
     flows: dict[str, Flow] = field(default_factory=dict)
     aliases: dict[str, str] = field(default_factory=dict)
     fallback: Handler | None = None
+    # Runs on every free text before the flow step or fallback; its replies come first
+    # (emergency advice must precede any question).
+    text_hook: Handler | None = None
 
     def command(
         self, name: str, handler: Handler, needs: Needs | frozenset[Role] = Needs.ANYONE

@@ -24,7 +24,7 @@ def linli(*args: str, db: str) -> subprocess.CompletedProcess[str]:
 @pytest.mark.slow
 def test_operator_creates_a_compound_and_invite_codes(tmp_path: Path) -> None:
     db = f"sqlite+aiosqlite:///{tmp_path}/ops.db"
-    assert linli("db", "upgrade", db=db).stdout.strip() == "0001"
+    assert linli("db", "upgrade", db=db).stdout.strip() == "0002"
     made = linli(
         "compound",
         "create",

@@ -9,6 +9,7 @@ const el = {
   persona: $("#persona"), personaWrap: $("#persona-wrap"), menu: $("#menu"),
   list: $("#messages"), notice: $("#notice"), input: $("#input"),
   send: $("#send"), form: $("#composer"), counter: $("#counter"), title: $("#title"),
+  photo: $("#photo"),
 };
 
 let config = { demo: false, user: null, personas: [], poll_ms: 1500, max_text: 4000, title: "邻里" };
@@ -91,10 +92,20 @@ function bubble(kind, text, when) {
   return node;
 }
 
+function addImage(node, src) {
+  const img = document.createElement("img");
+  img.className = "photo";
+  img.alt = "照片";
+  img.loading = "lazy";
+  img.src = src;
+  node.insertBefore(img, node.querySelector(".text"));
+}
+
 function renderBot(msg) {
   const stick = nearBottom();
   const node = bubble("bot", msg.text, msg.at);
   if (msg.ref !== undefined && msg.ref !== null) node.dataset.ref = String(msg.ref);
+  if (msg.photo) addImage(node, msg.photo);
   const rows = Array.isArray(msg.buttons) ? msg.buttons.filter((r) => Array.isArray(r) && r.length) : [];
   if (rows.length) {
     const box = document.createElement("div");
@@ -145,6 +156,25 @@ function markMine(node, state) {
   if (stick) scrollToEnd();
 }
 
+// A photo goes as multipart to /photos, with the text box as its caption.
+function sendPhoto(file) {
+  const s = session;
+  if (!s || !file) return;
+  const form = new FormData();
+  form.append("photo", file);
+  form.append("client_id", newClientId());
+  const caption = el.input.value.trim();
+  if (caption) form.append("caption", caption);
+  el.input.value = "";
+  updateComposer();
+  const item = { form, node: bubble("me", caption) };
+  addImage(item.node, URL.createObjectURL(file));
+  item.node._retry = () => enqueue(s, item);
+  el.list.append(item.node);
+  scrollToEnd();
+  return enqueue(s, item);
+}
+
 // payload: {text} or {button}; label: what the own bubble shows (null = no bubble).
 function send(payload, label) {
   const s = session;
@@ -169,11 +199,15 @@ async function post(s, item) {
   if (s !== session) return;
   let resp;
   try {
-    resp = await fetch(chatUrl(s.user), {
-      method: "POST",
-      headers: { "Content-Type": "application/json" },
-      body: JSON.stringify(item.payload),  // same client_id on retry: server dedupes
-    });
+    resp = item.form
+      ? await fetch(chatUrl(s.user).replace(/messages$/, "photos"), {
+          method: "POST", body: item.form,  // same client_id on retry: server dedupes
+        })
+      : await fetch(chatUrl(s.user), {
+          method: "POST",
+          headers: { "Content-Type": "application/json" },
+          body: JSON.stringify(item.payload),  // same client_id on retry: server dedupes
+        });
   } catch (_) {
     if (s !== session) return;
     if (item.node) markMine(item.node, "failed");
@@ -311,6 +345,7 @@ function setupPersonas() {
 
 function setEnabled(on) {
   el.input.disabled = !on;
+  el.photo.disabled = !on;
   el.menu.disabled = !on;
   updateComposer();
 }
@@ -363,6 +398,12 @@ el.list.addEventListener("click", (e) => {
 });
 
 // ---------- boot ----------
+
+el.photo.addEventListener("change", () => {
+  const file = el.photo.files && el.photo.files[0];
+  el.photo.value = "";
+  if (file) sendPhoto(file);
+});
 
 async function boot() {
   try {

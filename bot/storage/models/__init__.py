@@ -1,6 +1,15 @@
 """All mapped classes, imported here so ``Base.metadata`` is complete for Alembic."""
 
 from bot.storage.models.base import Base, utcnow
+from bot.storage.models.cases import (
+    OPEN_STATUSES,
+    Case,
+    CaseCounter,
+    CaseEvent,
+    CaseMember,
+    CasePhoto,
+    CaseStatus,
+)
 from bot.storage.models.conversation import ConversationState, ProcessedUpdate
 from bot.storage.models.outbox import OutboxMessage, OutboxStatus, Priority
 from bot.storage.models.people import ChannelIdentity, Invite, Relation, Role, RoleGrant, User
@@ -15,6 +24,13 @@ from bot.storage.models.structure import (
 from bot.storage.models.web import AppSecret, WebMessage, WebSession
 
 __all__ = [
+    "OPEN_STATUSES",
+    "Case",
+    "CaseCounter",
+    "CaseEvent",
+    "CaseMember",
+    "CasePhoto",
+    "CaseStatus",
     "AppSecret",
     "Base",
     "Building",

@@ -1,0 +1,1 @@
+"""Time-driven work: SLA escalation, reminders before deadlines, auto-close."""
