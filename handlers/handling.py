@@ -183,7 +183,12 @@ async def _reassign(
         await ctx.session.execute(
             select(User.id, User.name, RoleGrant.role)
             .join(RoleGrant, RoleGrant.user_id == User.id)
-            .where(RoleGrant.compound_id == case.compound_id, RoleGrant.role.in_(REASSIGN_ROLES))
+            .where(
+                RoleGrant.compound_id == case.compound_id,
+                RoleGrant.role.in_(REASSIGN_ROLES),
+                # People of this building, or who serve the whole compound.
+                RoleGrant.building_id.is_(None) | (RoleGrant.building_id == case.building_id),
+            )
             .order_by(RoleGrant.role, User.id)
         )
     ).all()

@@ -18,6 +18,7 @@ import uuid
 from abc import ABC, abstractmethod
 from typing import Any
 
+from aiohttp import FormData
 from aiohttp.test_utils import TestClient, TestServer
 
 from bot.app import App
@@ -48,6 +49,7 @@ class ChatDriver(ABC):
         text: str | None = None,
         button: str | None = None,
         update_id: str | None = None,
+        photo: bytes | None = None,
     ) -> list[Reply]: ...
 
     @abstractmethod
@@ -56,6 +58,11 @@ class ChatDriver(ABC):
 
     async def say(self, user: str, text: str, *, update_id: str | None = None) -> list[Reply]:
         replies = await self.send(user, text=text, update_id=update_id)
+        self.last[user] = replies
+        return replies
+
+    async def send_photo(self, user: str, data: bytes, caption: str | None = None) -> list[Reply]:
+        replies = await self.send(user, text=caption, photo=data)
         self.last[user] = replies
         return replies
 
@@ -111,6 +118,7 @@ class CoreChat(ChatDriver):
         text: str | None = None,
         button: str | None = None,
         update_id: str | None = None,
+        photo: bytes | None = None,
     ) -> list[Reply]:
         event = Incoming(
             channel=self.channel,
@@ -120,6 +128,7 @@ class CoreChat(ChatDriver):
             at=utcnow(),
             text=text,
             button=button,
+            photo=self.app.files.save_image(photo) if photo is not None else None,
         )
         outcome = await self.app.handle(event)
         return [Reply.from_payload(s.payload) for s in outcome.replies]
@@ -148,7 +157,17 @@ class WebChat(ChatDriver):
         text: str | None = None,
         button: str | None = None,
         update_id: str | None = None,
+        photo: bytes | None = None,
     ) -> list[Reply]:
+        if photo is not None:
+            form = FormData()
+            form.add_field("photo", photo, filename="photo.png", content_type="image/png")
+            form.add_field("client_id", update_id or uuid.uuid4().hex)
+            if text:
+                form.add_field("caption", text)
+            response = await self.client.post(f"/api/chat/{user}/photos", data=form)
+            assert response.status == 200, await response.text()
+            return [_reply(r) for r in (await response.json())["replies"]]
         body: dict[str, Any] = {"client_id": update_id or uuid.uuid4().hex}
         if text is not None:
             body["text"] = text

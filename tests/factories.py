@@ -54,3 +54,14 @@ async def enqueue(db: Database, chat_id: str, text: str, channel: str = "web") -
             channel=channel, chat_id=chat_id, audience_id=chat_id, reply=Reply(text)
         )
     return ref
+
+
+def png_bytes(color: tuple[int, int, int] = (200, 30, 30)) -> bytes:
+    """A small real PNG, as a phone would upload (Pillow writes it)."""
+    import io
+
+    from PIL import Image
+
+    buffer = io.BytesIO()
+    Image.new("RGB", (32, 24), color).save(buffer, format="PNG")
+    return buffer.getvalue()

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 
 import pytest
+from aiohttp import FormData
 from aiohttp.test_utils import TestClient, TestServer
 from sqlalchemy import select
 
@@ -12,8 +13,9 @@ from bot.app import App
 from bot.core.replies import Reply
 from bot.outbox.enqueue import OutboxWriter
 from bot.storage.db import Database
-from bot.storage.models import User
+from bot.storage.models import ProcessedUpdate, User
 from tests.conftest import make_app
+from tests.factories import png_bytes
 
 
 async def _client(app: App) -> TestClient:
@@ -148,3 +150,37 @@ async def test_invite_link_opens_a_session_that_only_reaches_its_own_chat(
     assert "请选择您住的楼栋" in (await reply.json())["replies"][-1]["text"]
     other = await client.post("/api/chat/resident-1/messages", json={"text": "/me"})
     assert other.status == 401
+
+
+@pytest.mark.parametrize(
+    ("data", "reason"),
+    [
+        (b"", "空的"),
+        (b"GIF89a not really", "无法识别"),
+        (b"\x89PNG\r\n\x1a\n" + b"\0" * 40, "无法识别"),
+    ],
+)
+async def test_broken_upload_gets_a_clear_answer_and_changes_nothing(
+    demo: tuple[App, TestClient], data: bytes, reason: str
+) -> None:
+    app, client = demo
+    form = FormData()
+    form.add_field("photo", data, filename="x.jpg", content_type="image/jpeg")
+    response = await client.post("/api/chat/resident-1/photos", data=form)
+    assert response.status == 400
+    assert reason in (await response.json())["error"]
+    async with app.db.transaction() as session:
+        assert (await session.scalars(select(ProcessedUpdate))).all() == []
+
+
+async def test_uploaded_photo_is_served_to_the_chat(demo: tuple[App, TestClient]) -> None:
+    app, client = demo
+    form = FormData()
+    form.add_field("photo", png_bytes(), filename="p.png", content_type="image/png")
+    response = await client.post("/api/chat/resident-1/photos", data=form)
+    assert response.status == 200
+    assert (await response.json())["replies"][-1]["key"] == "report.photo_then_describe"
+    ref = next(iter(app.files.root.rglob("*.png"))).name
+    image = await client.get(f"/files/{ref}")
+    assert image.status == 200 and (await image.read()) == png_bytes()
+    assert (await client.get("/files/..%2Fsecret")).status == 404
