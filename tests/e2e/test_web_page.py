@@ -8,17 +8,12 @@ Ctrl-C is part of the contract: the server must stop cleanly on SIGINT.
 from __future__ import annotations
 
 import os
-import signal
-import socket
-import subprocess
-import sys
-import time
-import urllib.error
-import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+
+from tests.e2e.demo_server import run_demo
 
 try:
     from playwright.sync_api import Browser, Locator, Page, expect, sync_playwright
@@ -27,7 +22,6 @@ except ImportError:  # checked in the browser fixture
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
-ROOT = Path(__file__).resolve().parents[2]
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = [
     "--no-sandbox",
@@ -48,50 +42,11 @@ def _unavailable(reason: str) -> None:
     pytest.skip(reason)
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 @pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """Base URL of a running ``linli demo``; asserts it stops cleanly on SIGINT."""
-    tmp = tmp_path_factory.mktemp("demo")
-    port = _free_port()
-    log_path = tmp / "server.log"
-    cmd = [sys.executable, "-m", "bot.cli", "demo", "--host", "127.0.0.1", "--port", str(port)]
-    cmd += ["--db", f"sqlite+aiosqlite:///{tmp}/demo.db"]
-    with log_path.open("wb") as log:  # a file, not a pipe: access logs must never block it
-        proc = subprocess.Popen(cmd, cwd=ROOT, stdout=log, stderr=subprocess.STDOUT)
-    base = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 30
-        while True:
-            if proc.poll() is not None:
-                pytest.fail(f"linli demo exited with {proc.returncode}:\n{log_path.read_text()}")
-            try:
-                with urllib.request.urlopen(f"{base}/healthz", timeout=2) as resp:
-                    if resp.status == 200:
-                        break
-            except (urllib.error.URLError, OSError):
-                pass
-            if time.monotonic() > deadline:
-                pytest.fail(f"linli demo not healthy after 30 s:\n{log_path.read_text()}")
-            time.sleep(0.1)
-        yield base
-    finally:
-        if proc.poll() is None:
-            proc.send_signal(signal.SIGINT)
-            try:
-                proc.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait()
-                pytest.fail(f"linli demo ignored SIGINT:\n{log_path.read_text()}")
-    output = log_path.read_text()
-    assert proc.returncode == 0, f"linli demo exited with {proc.returncode}:\n{output}"
-    assert "linli stopped" in output and "Traceback" not in output, output
+    with run_demo(tmp_path_factory.mktemp("demo")) as demo:
+        yield demo.base
 
 
 @pytest.fixture(scope="module")
