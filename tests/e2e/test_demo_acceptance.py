@@ -99,6 +99,17 @@ def test_leak_report_climbs_to_the_building_leader_and_is_rated(tmp_path: Path) 
             text=True,
             timeout=60,
         )
+        listed = subprocess.run(
+            [sys.executable, "-m", "bot.cli", "cases", "list", "--json", "--db", demo.db_url],
+            cwd=ROOT,
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+    assert listed.returncode == 0, listed.stderr
+    [record] = json.loads(listed.stdout)
+    assert record["number"] == number and record["status"] == "closed"
+    assert record["reporter"] == "张*英" and record["reporter_room"] == "1栋1单元****"
     assert shown.returncode == 0, shown.stderr
     history = shown.stdout
     for step in ("报事", "分派", "领办", "上报", "办结", "评价", "关闭"):

@@ -172,3 +172,16 @@ async def test_vacant_floor_post_routes_to_the_building_leader_and_says_why(
     assert (await chat.read("leader-b1"))[-1].key == "case.card_new"
     unused = Clock()
     assert unused
+
+
+async def test_menu_path_reaches_every_matter_by_kind(chat: ChatDriver) -> None:
+    await chat.say("resident-1", "菜单")
+    asked = await chat.press("resident-1", "我要报事")
+    assert asked[-1].key == "report.ask_describe"
+    await chat.say("resident-1", "有个事情想反映一下")
+    await chat.press("resident-1", "都不是，看全部类型")
+    kinds = await chat.press("resident-1", "报修")
+    assert kinds[-1].key == "report.ask_matter_of_kind"
+    assert "电梯故障" in kinds[-1].button_texts()
+    chosen = await chat.press("resident-1", "电梯故障")
+    assert chosen[-1].key == "report.ask_building"
