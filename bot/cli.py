@@ -256,6 +256,52 @@ def _format_case(record: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
+def cmd_ask(args: argparse.Namespace) -> int:
+    from knowledge.answer import answer_question
+
+    result = answer_question(args.question)
+    if args.json:
+        print(json.dumps(result.to_json(), ensure_ascii=False, indent=2))
+        return 0
+    catalog = load_catalog(Settings().locale)
+    if result.fallback or result.entry is None:
+        print(catalog.t("consult.not_sure", disclaimer=catalog.t("consult.disclaimer")))
+        for hit in result.alternatives:
+            print(f"  - {hit.entry.question}  ({hit.score:.2f})")
+        return 0
+    print(
+        catalog.t(
+            "consult.answer",
+            question=result.entry.question,
+            answer=result.entry.answer,
+            basis="、".join(a.citation for a in result.citations),
+            disclaimer=catalog.t("consult.disclaimer"),
+        )
+    )
+    return 0
+
+
+def cmd_knowledge(args: argparse.Namespace) -> int:
+    if args.knowledge_command == "check":
+        from knowledge.check import problems
+
+        found = problems()
+        for problem in found:
+            print(problem)
+        if found:
+            print(f"{len(found)} problem(s)", file=sys.stderr)
+            return 1
+        from knowledge.faq import load_faq
+        from knowledge.matters import load_matters
+
+        print(f"ok: {len(load_matters().matters)} matters, {len(load_faq())} FAQ entries")
+        return 0
+    from knowledge.evaluate import evaluate_file
+
+    print(json.dumps(evaluate_file(Path(args.file)), ensure_ascii=False))
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="linli", description="邻里 compound governance bot")
     sub = parser.add_subparsers(dest="command", required=True)
@@ -297,6 +343,20 @@ def build_parser() -> argparse.ArgumentParser:
         "--rooms", default="2", help="flats per floor: one number, or one per building (2,3,4)"
     )
     make.set_defaults(func=cmd_compound_create)
+
+    ask = sub.add_parser("ask", help="answer a legal question from the knowledge base")
+    ask.add_argument("question")
+    ask.add_argument("--json", action="store_true")
+    ask.set_defaults(func=cmd_ask)
+
+    knowledge = sub.add_parser("knowledge", help="the matter table and the FAQ")
+    knowledge_sub = knowledge.add_subparsers(dest="knowledge_command", required=True)
+    knowledge_sub.add_parser("check", help="validate citations and entries").set_defaults(
+        func=cmd_knowledge
+    )
+    evaluation = knowledge_sub.add_parser("eval", help="top-1 / top-3 on a question file")
+    evaluation.add_argument("file")
+    evaluation.set_defaults(func=cmd_knowledge)
 
     cases = sub.add_parser("cases", help="the case ledger")
     cases_sub = cases.add_subparsers(dest="cases_command", required=True)

@@ -11,18 +11,35 @@ from bot.core.context import Context
 from bot.core.events import Incoming
 from bot.core.flows import Needs, Router
 from bot.core.replies import Reply
-from handlers import case_views, coverage, handling, menu, profile, registration, report
+from handlers import (
+    case_views,
+    consult,
+    coverage,
+    handling,
+    menu,
+    profile,
+    registration,
+    report,
+)
 from handlers.case_cards import CASE_ACTION
 from handlers.emergency import emergency_first
 
 
 async def _fallback(event: Incoming, ctx: Context) -> list[Reply]:
+    """Free text outside any flow: a legal question, a report, or a guest to register."""
+    text = (event.text or "").strip()
+    if event.photo and not text:
+        if not ctx.viewer.registered:
+            return await registration.guest_fallback(event, ctx)
+        return await report.start_with_photo(event, ctx)
+    if text and ctx.args != ["unknown_command"]:
+        replies = await consult.respond_to_text(event, ctx, text)
+        if replies is not None:
+            if not ctx.viewer.registered:
+                replies.append(await menu.menu_reply(ctx))
+            return replies
     if not ctx.viewer.registered:
         return await registration.guest_fallback(event, ctx)
-    if event.photo and not event.text:
-        return await report.start_with_photo(event, ctx)
-    if event.text and ctx.args != ["unknown_command"] and report.sounds_like_report(event.text):
-        return await report.start_with_text(event, ctx, event.text.strip())
     return await menu.not_understood(event, ctx)
 
 
@@ -48,10 +65,15 @@ def build_router(catalog: Catalog) -> Router:
     router.action("mycases", case_views.my_cases, needs=Needs.REGISTERED)
     router.action("todo", case_views.my_todo, needs=menu.HANDLER_ROLES)
     router.action(CASE_ACTION, handling.on_case_button, needs=Needs.REGISTERED)
+    router.action("faq", consult.show_entry)
+    router.action("law", consult.show_law)
+    router.action("reportq", consult.report_pending, needs=Needs.REGISTERED)
+    router.action("lawyer", consult.to_lawyer, needs=Needs.REGISTERED)
 
     router.flow(registration.FLOW)
     router.flow(report.FLOW)
     router.flow(handling.FLOW)
+    router.flow(consult.FLOW)
 
     for command in router.commands:
         key = f"commands.aliases.{command}"

@@ -213,7 +213,8 @@ class CaseService:
         if photo:
             self.session.add(CasePhoto(case_id=case.id, file_ref=photo, added_by=actor_id))
         await self.event(case, "progress", actor_id, text, {"photo": photo} if photo else {})
-        await self.tell_residents(case, "case.notice_progress", text=text or "📷")
+        key = "case.notice_answer" if case.kind == "consult" else "case.notice_progress"
+        await self.tell_residents(case, key, text=text or "📷")
 
     async def add_info(self, case: Case, actor_id: int, text: str, photo: str | None) -> None:
         if photo:

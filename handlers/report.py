@@ -94,13 +94,17 @@ async def on_matter(event: Incoming, ctx: Context) -> list[Reply]:
         if value == "other":
             ctx.goto(Step.KIND)
             return [_ask_kind(ctx)]
-        if value in table.matters:
+        if value in table.matters and not table.matters[value].internal:
             return await _matter_chosen(ctx, value)
         return [_ask_matter(ctx, ctx.state.data.get("text", ""))]
     if event.photo:
         _add_photo(ctx, event.photo)
         return [ctx.reply("report.photo_kept"), _ask_matter(ctx, ctx.state.data.get("text", ""))]
     extra = (event.text or "").strip()
+    if extra and not sounds_like_report(extra) and ctx.router.fallback is not None:
+        # Not more about the problem (a question, something else): leave the report.
+        ctx.finish()
+        return await ctx.router.fallback(event, ctx)
     if extra:
         ctx.state.data["text"] = f"{ctx.state.data.get('text', '')}\n{extra}".strip()
     return [_ask_matter(ctx, ctx.state.data.get("text", ""))]
@@ -109,10 +113,10 @@ async def on_matter(event: Incoming, ctx: Context) -> list[Reply]:
 async def on_kind(event: Incoming, ctx: Context) -> list[Reply]:
     table = load_matters()
     value = ctx.args[0] if ctx.args else ""
-    if value in table.matters:
+    if value in table.matters and not table.matters[value].internal:
         return await _matter_chosen(ctx, value)
     if value in KINDS:
-        matters = [m for m in table if m.kind == value]
+        matters = [m for m in table.reportable() if m.kind == value]
         buttons = [ctx.choice(m.name, m.id) for m in matters]
         return [
             ctx.reply(

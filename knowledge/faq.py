@@ -24,6 +24,7 @@ from knowledge.law import LawLibrary, load_law
 
 FAQ_DIR = Path(__file__).resolve().parent / "faq"
 MAX_ANSWER_CHARS = 450
+MAX_ID_CHARS = 40
 _ID_CHARS = set("abcdefghijklmnopqrstuvwxyz0123456789-")
 
 
@@ -79,8 +80,11 @@ def parse_entries(topic: str, data: Any, law: LawLibrary, problems: list[str]) -
             if not isinstance(raw.get(field), str) or not raw[field].strip():
                 problems.append(f"{where}: {field} is empty")
         entry_id = str(raw.get("id", ""))
-        if not entry_id or not set(entry_id) <= _ID_CHARS:
-            problems.append(f"{where}: id must be lower-case ascii words joined by '-'")
+        if not entry_id or not set(entry_id) <= _ID_CHARS or len(entry_id) > MAX_ID_CHARS:
+            problems.append(
+                f"{where}: id must be lower-case ascii words joined by '-', "
+                f"at most {MAX_ID_CHARS} characters (it travels in Telegram button data)"
+            )
         answer = str(raw.get("answer", "")).strip()
         if len(answer) > MAX_ANSWER_CHARS:
             problems.append(

@@ -68,6 +68,9 @@ class Matter:
     levels: Mapping[str, LevelRule]
     process: tuple[str, ...]
     advice: str
+    # Internal matters are opened by the bot itself (a question handed to a lawyer), never
+    # offered to residents as a kind of report.
+    internal: bool = False
 
     @property
     def ladder(self) -> tuple[str, ...]:
@@ -98,6 +101,10 @@ class MatterTable:
 
     def __iter__(self) -> Iterator[Matter]:
         return iter(self.matters.values())
+
+    def reportable(self) -> list[Matter]:
+        """Matters a resident can report (what recognition and the menus offer)."""
+        return [m for m in self.matters.values() if not m.internal]
 
 
 _MATTER_FIELDS = (
@@ -205,6 +212,7 @@ def _parse_matter(raw: Any, where: str, law: LawLibrary, problems: list[str]) ->
         levels=levels,
         process=_texts(raw, where, "process", 2, problems),
         advice=str(raw["advice"]).strip(),
+        internal=bool(raw.get("internal", False)),
     )
 
 

@@ -45,7 +45,7 @@ class Guess:
 class MatterRecognizer:
     def __init__(self, table: MatterTable) -> None:
         self.table = table
-        matters = list(table)
+        matters = table.reportable()
         self.ids = [m.id for m in matters]
         vocabulary = {normalize(w) for m in matters for w in (*m.keywords, m.name)}
         self.tokenizer = Tokenizer(extra_words=vocabulary)

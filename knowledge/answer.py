@@ -1,0 +1,75 @@
+"""Composing what the bot says to a legal question: the entry's answer, the articles it
+rests on, related questions — or, below the confidence threshold, a plain "I'm not
+sure" with the closest entries and the volunteer-lawyer option.
+
+Every answer ends with the same short note: general legal information, the 12348
+public legal-service hotline, and the lawyer option (added by the chat layer from the
+message catalogue, so it reads the same on every channel and in ``linli ask``).
+
+Usage::
+
+    result = answer_question("狗咬人谁负责")
+    result.fallback, result.entry_id, [c.id for c in result.citations]
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from knowledge.faq import Entry
+from knowledge.law import Article, load_law
+from knowledge.retrieval import FaqRetriever, Hit, default_retriever
+
+# Calibrated on tests/data/legal_questions.json: below it, the top hit is more often
+# wrong than right, so the bot says it is not sure instead of answering.
+CONFIDENCE = 0.36
+
+
+@dataclass(frozen=True)
+class Answer:
+    query: str
+    fallback: bool
+    entry: Entry | None
+    score: float
+    citations: tuple[Article, ...] = ()
+    related: tuple[Entry, ...] = ()
+    alternatives: tuple[Hit, ...] = field(default=())
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "query": self.query,
+            "answer": self.entry.answer if self.entry and not self.fallback else None,
+            "entry_id": self.entry.id if self.entry else None,
+            "question": self.entry.question if self.entry else None,
+            "score": self.score,
+            "citations": [
+                {"id": a.id, "citation": a.citation, "text": a.text} for a in self.citations
+            ],
+            "related": [{"id": e.id, "question": e.question} for e in self.related],
+            "alternatives": [
+                {"id": h.entry.id, "question": h.entry.question, "score": h.score}
+                for h in self.alternatives
+            ],
+            "fallback": self.fallback,
+        }
+
+
+def answer_question(query: str, retriever: FaqRetriever | None = None) -> Answer:
+    retriever = retriever or default_retriever()
+    hits = retriever.search(query, k=4)
+    if not hits:
+        return Answer(query, True, None, 0.0)
+    top = hits[0]
+    if top.score < CONFIDENCE:
+        return Answer(query, True, top.entry, top.score, alternatives=tuple(hits[:3]))
+    law = load_law()
+    citations = tuple(a for i in top.entry.citations if (a := law.get(i)) is not None)
+    by_id = {e.id: e for e in retriever.entries}
+    related = [by_id[r] for r in top.entry.related if r in by_id]
+    for hit in hits[1:]:
+        if len(related) >= 3:
+            break
+        if hit.entry.id not in {e.id for e in related} and hit.score >= CONFIDENCE * 0.8:
+            related.append(hit.entry)
+    return Answer(query, False, top.entry, top.score, citations, tuple(related[:3]))
