@@ -21,6 +21,7 @@ from handlers import (
     registration,
     report,
 )
+from handlers.address import parse_address
 from handlers.case_cards import CASE_ACTION
 from handlers.emergency import emergency_first
 
@@ -32,6 +33,8 @@ async def _fallback(event: Incoming, ctx: Context) -> list[Reply]:
         if not ctx.viewer.registered:
             return await registration.guest_fallback(event, ctx)
         return await report.start_with_photo(event, ctx)
+    if not ctx.viewer.registered and parse_address(text) is not None:
+        return await registration.guest_fallback(event, ctx)
     if text and ctx.args != ["unknown_command"]:
         replies = await consult.respond_to_text(event, ctx, text)
         if replies is not None:

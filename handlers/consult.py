@@ -26,7 +26,7 @@ from knowledge.retrieval import default_retriever
 FLOW_NAME = "consult"
 CONSULT_MATTER = "legal_consult"
 # Below this even the closest entry is unrelated: the text is not a legal question.
-UNRELATED = 0.2
+UNRELATED = 0.3
 LONG_STORY = 60
 MAX_ARTICLE_CHARS = 600
 
@@ -48,8 +48,8 @@ async def respond_to_text(event: Incoming, ctx: Context, text: str) -> list[Repl
         else:
             _remember(ctx, pending_question=text)
         return [answer_reply(ctx, result, report_button=report_like)]
-    if result.score < UNRELATED:
-        return None
+    if result.score < UNRELATED or not ctx.viewer.registered:
+        return None  # guests who are not asking anything we know are shown registration
     _remember(ctx, pending_question=text)
     return [not_sure_reply(ctx, result)]
 

@@ -23,7 +23,8 @@ from knowledge.retrieval import FaqRetriever, Hit, default_retriever
 
 # Calibrated on tests/data/legal_questions.json: below it, the top hit is more often
 # wrong than right, so the bot says it is not sure instead of answering.
-CONFIDENCE = 0.36
+CONFIDENCE = 0.45
+MIN_WORDS = 2
 
 
 @dataclass(frozen=True)
@@ -61,7 +62,9 @@ def answer_question(query: str, retriever: FaqRetriever | None = None) -> Answer
     if not hits:
         return Answer(query, True, None, 0.0)
     top = hits[0]
-    if top.score < CONFIDENCE:
+    words = {t for t in retriever.tokenizer.tokens(query) if not t.isdigit()}
+    # One word ("2单元", "物业") is a topic, not a question: offer entries, don't answer.
+    if top.score < CONFIDENCE or len(words) < MIN_WORDS:
         return Answer(query, True, top.entry, top.score, alternatives=tuple(hits[:3]))
     law = load_law()
     citations = tuple(a for i in top.entry.citations if (a := law.get(i)) is not None)

@@ -3,13 +3,13 @@
 Residents ask in their own words, with typos and dialect, often with a long story
 before the actual question. Signals, combined into one score:
 
-- BM25 over each question *and each phrasing* as its own short document (an entry
-  scores by its best phrasing), after the shared normalisation and synonyms;
-- BM25 over the answers, weakly: answers use the legal words people don't say;
-- rapidfuzz partial matching of the normalised query against questions and phrasings,
-  for near matches and typos that survive tokenisation;
-- tag words found in the query.
+- BM25 over each entry as a whole (question, phrasings, answer, tags): the answer
+  carries the legal words residents don't use but their stories touch;
+- BM25 over the questions and phrasings alone, for how people actually ask;
+- rapidfuzz partial matching of the normalised query against the questions and
+  phrasings of the strongest candidates, for near matches and typos.
 
+All text goes through the shared normalisation and synonyms (``knowledge.text``).
 Scores are absolute (squashed, not normalised by the best candidate) so that a query
 unlike anything in the knowledge base scores low and the caller can say so.
 
@@ -21,22 +21,22 @@ Usage::
 
 from __future__ import annotations
 
-from collections import defaultdict
 from dataclasses import dataclass
 from functools import cache
 
 import numpy as np
 from rank_bm25 import BM25Okapi
-from rapidfuzz import fuzz, process
+from rapidfuzz import fuzz
 
 from knowledge.faq import Entry, KnowledgeBase, load_faq
 from knowledge.text import Tokenizer, normalize
 
-W_QUESTIONS = 0.5
-W_ANSWERS = 0.12
-W_FUZZY = 0.28
-W_TAGS = 0.10
-BM25_HALF = 6.0  # BM25 score that counts as half-way to certain
+W_ENTRY = 0.55
+W_QUESTIONS = 0.30
+W_FUZZY = 0.15
+BM25_HALF = 8.0  # a BM25 score that counts as half-way to certain
+FUZZY_CANDIDATES = 12
+SHORT_QUERY = 6  # distinct tokens; longer texts always carry words no entry has
 
 
 @dataclass(frozen=True)
@@ -50,54 +50,47 @@ class FaqRetriever:
         self.entries = list(kb.entries.values())
         vocabulary = {normalize(t) for e in self.entries for t in e.tags}
         self.tokenizer = Tokenizer(extra_words=vocabulary)
-        texts: list[str] = []
-        owners: list[int] = []
-        for index, entry in enumerate(self.entries):
-            for text in (entry.question, *entry.phrasings):
-                texts.append(normalize(text))
-                owners.append(index)
-        self.phrasing_owner = np.array(owners, dtype=int)
-        self.phrasing_texts = texts
+        self.asked = [
+            [normalize(t) for t in (e.question, *e.phrasings)] for e in self.entries
+        ]
         if not self.entries:  # an empty knowledge base answers nothing, it does not crash
             return
-        self.bm25_questions = BM25Okapi([self.tokenizer.tokens(t) for t in texts])
-        self.bm25_answers = BM25Okapi([self.tokenizer.tokens(e.answer) for e in self.entries])
-        self.tags = [[normalize(t) for t in e.tags if len(t) >= 2] for e in self.entries]
+        self.bm25_entries = BM25Okapi(
+            [
+                self.tokenizer.tokens(" ".join((e.question, *e.phrasings, e.answer, *e.tags)))
+                for e in self.entries
+            ]
+        )
+        self.bm25_questions = BM25Okapi(
+            [self.tokenizer.tokens(" ".join((e.question, *e.phrasings))) for e in self.entries]
+        )
+        self.vocabulary = [set(doc) for doc in self.bm25_entries.doc_freqs]
 
     def search(self, query: str, k: int = 3) -> list[Hit]:
         tokens = self.tokenizer.tokens(query)
         if not tokens or not self.entries:
             return []
+        whole = self.bm25_entries.get_scores(tokens)
+        asked = self.bm25_questions.get_scores(tokens)
+        scores = W_ENTRY * whole / (whole + BM25_HALF) + W_QUESTIONS * asked / (asked + BM25_HALF)
         normalized = normalize(query)
-        count = len(self.entries)
-        per_phrasing = self.bm25_questions.get_scores(tokens)
-        best = np.zeros(count)
-        np.maximum.at(best, self.phrasing_owner, per_phrasing)
-        answers = self.bm25_answers.get_scores(tokens)
-        fuzzy = np.zeros(count)
-        for _text, score, position in process.extract(
-            normalized,
-            self.phrasing_texts,
-            scorer=fuzz.partial_ratio,
-            limit=20,
-            score_cutoff=55,
-        ):
-            owner = self.phrasing_owner[position]
-            fuzzy[owner] = max(fuzzy[owner], score / 100)
-        scores = (
-            W_QUESTIONS * best / (best + BM25_HALF)
-            + W_ANSWERS * answers / (answers + BM25_HALF)
-            + W_FUZZY * fuzzy
-        )
-        tag_hits: dict[int, float] = defaultdict(float)
-        for index, tags in enumerate(self.tags):
-            hits = sum(1 for t in tags if t in normalized)
-            if hits:
-                tag_hits[index] = min(1.0, hits / 2)
-        for index, value in tag_hits.items():
-            scores[index] += W_TAGS * value
+        for index in np.argsort(-scores)[:FUZZY_CANDIDATES]:
+            best = max(fuzz.partial_ratio(normalized, text) for text in self.asked[index])
+            scores[index] += W_FUZZY * best / 100
         order = np.argsort(-scores)[:k]
-        return [Hit(self.entries[i], round(float(scores[i]), 4)) for i in order if scores[i] > 0]
+        distinct = set(tokens)
+        hits = []
+        for i in order:
+            if scores[i] <= 0:
+                continue
+            confidence = float(scores[i])
+            if len(distinct) <= SHORT_QUERY:
+                # A short query whose words the entry never uses ("今天天气怎么样" shares
+                # only 怎么样) is not a match, however the ranking came out.
+                covered = len(distinct & self.vocabulary[i]) / len(distinct)
+                confidence *= 0.4 + 0.6 * covered
+            hits.append(Hit(self.entries[i], round(confidence, 4)))
+        return hits
 
 
 @cache

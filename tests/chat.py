@@ -23,9 +23,8 @@ from aiohttp.test_utils import TestClient, TestServer
 
 from bot.app import App
 from bot.channels.recording import RecordingChannel
-from bot.core.events import Incoming
 from bot.core.replies import Reply
-from bot.storage.models import utcnow
+from tests.factories import make_incoming
 
 
 class ChatDriver(ABC):
@@ -64,6 +63,18 @@ class ChatDriver(ABC):
     async def send_photo(self, user: str, data: bytes, caption: str | None = None) -> list[Reply]:
         replies = await self.send(user, text=caption, photo=data)
         self.last[user] = replies
+        return replies
+
+    async def report(self, user: str, text: str) -> list[Reply]:
+        """Say a report in free words; when the bot answers it as a legal question first,
+        press 我要报事 as a resident would. Returns the replies that ask for the matter."""
+        replies = await self.say(user, text)
+        if (
+            replies
+            and replies[-1].key == "consult.answer"
+            and "我要报事" in replies[-1].button_texts()
+        ):
+            replies = await self.press(user, "我要报事")
         return replies
 
     async def press(self, user: str, label: str) -> list[Reply]:
@@ -120,14 +131,12 @@ class CoreChat(ChatDriver):
         update_id: str | None = None,
         photo: bytes | None = None,
     ) -> list[Reply]:
-        event = Incoming(
-            channel=self.channel,
-            chat_id=user,
-            user_id=user,
-            update_id=update_id or uuid.uuid4().hex,
-            at=utcnow(),
-            text=text,
+        event = make_incoming(
+            user,
+            text,
             button=button,
+            update_id=update_id,
+            channel=self.channel,
             photo=self.app.files.save_image(photo) if photo is not None else None,
         )
         outcome = await self.app.handle(event)

@@ -23,6 +23,7 @@ def make_incoming(
     button: str | None = None,
     update_id: str | None = None,
     channel: str = "web",
+    photo: str | None = None,
 ) -> Incoming:
     return Incoming(
         channel=channel,
@@ -32,6 +33,7 @@ def make_incoming(
         at=utcnow(),
         text=text,
         button=button,
+        photo=photo,
     )
 
 

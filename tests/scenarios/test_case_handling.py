@@ -33,7 +33,7 @@ async def test_emergency_advice_comes_before_any_question(chat: ChatDriver) -> N
 
 
 async def test_long_story_written_to_officials_starts_a_report(chat: ChatDriver) -> None:
-    replies = await chat.say("resident-1", STORY)
+    replies = await chat.report("resident-1", STORY)
     assert replies[-1].key == "report.ask_matter"
     assert replies[-1].button_texts()[0] == "楼上漏水、渗水"
 
@@ -140,7 +140,7 @@ async def test_resolved_case_without_rating_closes_after_three_days(chat: ChatDr
 
 async def test_dispute_between_the_same_two_flats_joins_the_open_case(chat: ChatDriver) -> None:
     number = await _report_leak(chat)
-    await chat.say("resident-2", "楼下1502老是说我家漏水，还天天用棍子捅天花板，吵得很")
+    await chat.report("resident-2", "楼下1502老是说我家漏水，还天天用棍子捅天花板，吵得很")
     await chat.press("resident-2", chat.last["resident-2"][-1].button_texts()[0])
     if chat.last["resident-2"][-1].key == "report.ask_place":
         await chat.press("resident-2", "是，在我家")

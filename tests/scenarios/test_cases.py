@@ -22,7 +22,7 @@ def _clock(chat: ChatDriver) -> Clock:
 
 
 async def _report_leak(chat: ChatDriver, user: str = "resident-1") -> str:
-    replies = await chat.say(user, "楼上卫生间漏水到我家天花板了，墙皮都泡了")
+    replies = await chat.report(user, "楼上卫生间漏水到我家天花板了，墙皮都泡了")
     assert replies[-1].key == "report.ask_matter"
     assert replies[-1].button_texts()[0] == "楼上漏水、渗水"
     replies = await chat.press(user, "楼上漏水、渗水")
@@ -105,7 +105,7 @@ async def test_other_party_is_told_a_neighbour_raised_it_and_nothing_more(
 
 
 async def test_second_report_of_the_same_common_problem_offers_to_join(chat: ChatDriver) -> None:
-    await chat.say("resident-1", "1单元的电梯又坏了，停在8楼不动")
+    await chat.report("resident-1", "1单元的电梯又坏了，停在8楼不动")
     await chat.press("resident-1", "电梯故障")
     await chat.press("resident-1", "1栋")
     await chat.say("resident-1", "1单元电梯")
@@ -113,7 +113,7 @@ async def test_second_report_of_the_same_common_problem_offers_to_join(chat: Cha
     created = await chat.press("resident-1", "提交")
     number = created[-1].text.split("编号 ")[1].split()[0]
 
-    await chat.say("resident-2", "电梯坏了，停在8楼一直不动")
+    await chat.report("resident-2", "电梯坏了，停在8楼一直不动")
     await chat.press("resident-2", "电梯故障")
     await chat.press("resident-2", "1栋")
     await chat.say("resident-2", "1单元电梯")
@@ -168,7 +168,7 @@ async def test_redelivered_resolve_press_resolves_once(chat: ChatDriver) -> None
 
 async def test_concurrent_reports_get_distinct_numbers(chat: ChatDriver) -> None:
     async def report(user: str, text: str) -> str:
-        await chat.say(user, text)
+        await chat.report(user, text)
         await chat.press(user, "高空抛物坠物")
         await chat.press(user, "1栋")
         await chat.say(user, "楼下草坪")
