@@ -70,8 +70,11 @@ class FaqRetriever:
         tokens = self.tokenizer.tokens(query)
         if not tokens or not self.entries:
             return []
-        whole = self.bm25_entries.get_scores(tokens)
-        asked = self.bm25_questions.get_scores(tokens)
+        # Each distinct word once: repeats in a long story add latency (rank_bm25 loops per
+        # query word over every entry) and overweight whatever the resident kept repeating.
+        distinct_tokens = list(dict.fromkeys(tokens))
+        whole = self.bm25_entries.get_scores(distinct_tokens)
+        asked = self.bm25_questions.get_scores(distinct_tokens)
         scores = W_ENTRY * whole / (whole + BM25_HALF) + W_QUESTIONS * asked / (asked + BM25_HALF)
         normalized = normalize(query)
         for index in np.argsort(-scores)[:FUZZY_CANDIDATES]:

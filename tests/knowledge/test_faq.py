@@ -141,7 +141,10 @@ def test_eval_command_prints_the_figures(tmp_path: Path) -> None:
     )
     done = subprocess.run(
         [sys.executable, "-m", "bot.cli", "knowledge", "eval", str(questions)],
-        cwd=ROOT, capture_output=True, text=True, timeout=120,
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
     )
     assert done.returncode == 0, done.stderr
     assert set(json.loads(done.stdout)) == {"n", "top1", "top3", "fallback_rate"}
