@@ -52,6 +52,7 @@ STEP_ACTION = {
     Step.RESOLVE: Action.RESOLVE,
     Step.INFO: Action.INFO,
 }
+STEP_OF = {action: step for step, action in STEP_ACTION.items()}
 
 
 async def on_case_button(event: Incoming, ctx: Context) -> list[Reply]:
@@ -80,12 +81,7 @@ async def on_case_button(event: Incoming, ctx: Context) -> list[Reply]:
             return await _co(ctx, service, case, extra)
         case Action.REASSIGN:
             return await _reassign(ctx, service, case, extra)
-    step = {
-        Action.PROGRESS: Step.PROGRESS,
-        Action.ESCALATE: Step.ESCALATE,
-        Action.RESOLVE: Step.RESOLVE,
-        Action.INFO: Step.INFO,
-    }[action]
+    step = STEP_OF[action]
     ctx.start(FLOW_NAME, step, {"case": case.id})
     return [
         ctx.reply(
@@ -117,9 +113,8 @@ async def on_input(event: Incoming, ctx: Context) -> list[Reply]:
     if (reason := await check(ctx.session, ctx.viewer, case, action)) is not None:
         ctx.finish()
         return [ctx.reply(reason, number=case.number)]
-    if not text and not event.photo:
-        return [ctx.reply(f"handling.ask_{step}", number=case.number)]
-    if not text and step in (Step.ESCALATE, Step.RESOLVE):
+    # Escalating or resolving needs words; progress and information may be a photo alone.
+    if not text and (not event.photo or step in (Step.ESCALATE, Step.RESOLVE)):
         return [ctx.reply(f"handling.ask_{step}", number=case.number)]
     service = CaseService.of(ctx)
     ctx.finish()
