@@ -14,6 +14,7 @@ from pathlib import Path
 import pytest
 
 from tests.e2e.demo_server import run_demo
+from tests.factories import png_bytes
 
 try:
     from playwright.sync_api import Browser, Locator, Page, expect, sync_playwright
@@ -176,3 +177,18 @@ def test_pressing_an_old_button_after_the_step_moved_on_says_expired(page: Page)
 
     expired = bot_says(page, "过期")
     expect(expired).to_contain_text("已经过期")
+
+
+def test_resident_reports_with_a_photo_from_the_page(page: Page, tmp_path: Path) -> None:
+    photo = tmp_path / "leak.png"
+    photo.write_bytes(png_bytes())
+    page.select_option("#persona", "resident-2")
+    bot_says(page, "1602")
+
+    page.set_input_files("#photo", str(photo))
+
+    mine = page.locator(".msg.me").last
+    expect(mine.locator("img.photo")).to_be_visible()
+    bot_says(page, "照片收到了")
+    send_text(page, "单元门的门禁坏了，刷卡没反应")
+    expect(page.locator(".msg.bot .buttons button").filter(has_text="门禁").last).to_be_visible()
