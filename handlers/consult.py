@@ -26,7 +26,7 @@ from knowledge.retrieval import default_retriever
 FLOW_NAME = "consult"
 CONSULT_MATTER = "legal_consult"
 # Below this even the closest entry is unrelated: the text is not a legal question.
-UNRELATED = 0.3
+UNRELATED = 0.33
 LONG_STORY = 60
 MAX_ARTICLE_CHARS = 600
 
