@@ -43,6 +43,7 @@ from bot.storage.migrate import upgrade
 from bot.storage.models import AppSecret, ChannelIdentity, RoleGrant, User, utcnow
 from handlers import build_router
 from handlers.directory import room_address, usable_invite
+from handlers.profile import short_address
 
 log = logging.getLogger(__name__)
 
@@ -185,12 +186,7 @@ class App:
                     address = await room_address(session, user.room_id) if user.room_id else None
                     label = self.catalog.t("roles.resident")
                     if address is not None:
-                        label += " · " + self.catalog.t(
-                            "address.short",
-                            building=address.building,
-                            unit=address.unit,
-                            room=address.room,
-                        )
+                        label += " · " + short_address(self.catalog, address)
                 out.append({"id": persona_id, "name": user.name, "label": label})
         return out
 

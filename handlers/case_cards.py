@@ -17,7 +17,7 @@ from sqlalchemy import select
 from bot.core.buttons import pack
 from bot.core.replies import Button, Reply
 from bot.storage.models import Building, Case, CasePhoto, CaseStatus, User
-from handlers import directory
+from handlers.profile import room_text
 
 if TYPE_CHECKING:
     from handlers.case_service import CaseService
@@ -51,12 +51,8 @@ def local_time(service: CaseService, moment: datetime | None) -> str:
 
 async def place_text(service: CaseService, case: Case) -> str:
     t = service.catalog.t
-    if case.room_id is not None:
-        address = await directory.room_address(service.session, case.room_id)
-        if address is not None:
-            return t(
-                "address.short", building=address.building, unit=address.unit, room=address.room
-            )
+    if case.room_id is not None and (room := await _room_text(service, case.room_id)):
+        return room
     building = await service.session.get(Building, case.building_id) if case.building_id else None
     parts = [building.name if building else t("case.whole_compound")]
     if case.area:
@@ -65,14 +61,7 @@ async def place_text(service: CaseService, case: Case) -> str:
 
 
 async def _room_text(service: CaseService, room_id: int | None) -> str:
-    if room_id is None:
-        return ""
-    address = await directory.room_address(service.session, room_id)
-    if address is None:
-        return ""
-    return service.catalog.t(
-        "address.short", building=address.building, unit=address.unit, room=address.room
-    )
+    return await room_text(service.session, service.catalog, room_id)
 
 
 async def handler_card(service: CaseService, case: Case, variant: str, extra: str = "") -> Reply:

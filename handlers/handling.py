@@ -65,7 +65,7 @@ async def on_case_button(event: Incoming, ctx: Context) -> list[Reply]:
     if (reason := await check(ctx.session, ctx.viewer, case, action)) is not None:
         return [ctx.reply(reason, number=case.number)]
     service = CaseService.of(ctx)
-    user_id = _me(ctx)
+    user_id = ctx.viewer.user_id
     match action:
         case Action.VIEW:
             return [await case_detail(ctx, service, case)]
@@ -106,7 +106,7 @@ async def on_input(event: Incoming, ctx: Context) -> list[Reply]:
         ctx.finish()
         if ctx.args and ctx.args[0] == "skip" or not text:
             return [ctx.reply("handling.thanks_for_rating")]
-        await CaseService.of(ctx).comment(case, _me(ctx), text[:500])
+        await CaseService.of(ctx).comment(case, ctx.viewer.user_id, text[:500])
         return [ctx.reply("handling.thanks_for_comment")]
     action = STEP_ACTION[step]
     # The case may have moved on since the prompt (resolved by someone above, reassigned).
@@ -119,16 +119,16 @@ async def on_input(event: Incoming, ctx: Context) -> list[Reply]:
     service = CaseService.of(ctx)
     ctx.finish()
     if step is Step.PROGRESS:
-        await service.progress(case, _me(ctx), text, event.photo)
+        await service.progress(case, ctx.viewer.user_id, text, event.photo)
         return [ctx.reply("handling.progress_saved", number=case.number)]
     if step is Step.INFO:
-        await service.add_info(case, _me(ctx), text, event.photo)
+        await service.add_info(case, ctx.viewer.user_id, text, event.photo)
         return [ctx.reply("handling.info_saved", number=case.number)]
     if step is Step.ESCALATE:
-        moved = await service.escalate(case, _me(ctx), text[:500])
+        moved = await service.escalate(case, ctx.viewer.user_id, text[:500])
         key = "handling.escalated" if moved else "handling.at_top"
         return [ctx.reply(key, number=case.number, level=ctx.t(f"levels.{case.level}"))]
-    await service.resolve(case, _me(ctx), text[:500])
+    await service.resolve(case, ctx.viewer.user_id, text[:500])
     return [ctx.reply("handling.resolved", number=case.number)]
 
 
@@ -138,7 +138,7 @@ FLOW = Flow(FLOW_NAME, steps={step: on_input for step in Step})
 async def _rate(ctx: Context, service: CaseService, case: Case, extra: list[str]) -> list[Reply]:
     if not extra or extra[0] not in case_cards.RATINGS:
         return [ctx.reply("errors.stale_button")]
-    await service.rate(case, _me(ctx), extra[0])
+    await service.rate(case, ctx.viewer.user_id, extra[0])
     ctx.start(FLOW_NAME, Step.COMMENT, {"case": case.id})
     key = "handling.rated_reopened" if extra[0] == "unsatisfied" else "handling.rated"
     return [
@@ -164,7 +164,7 @@ async def _co(ctx: Context, service: CaseService, case: Case, extra: list[str]) 
     candidates = [u for u in roster.candidates(role, place) if u != case.lead_id]
     if role not in CO_ROLES or not candidates:
         return [ctx.reply("handling.no_co_available")]
-    await service.add_co(case, _me(ctx), candidates[0], role)
+    await service.add_co(case, ctx.viewer.user_id, candidates[0], role)
     name = await service.name(candidates[0])
     return [
         ctx.reply("handling.co_added", number=case.number, name=name, role=ctx.t(f"roles.{role}"))
@@ -191,7 +191,7 @@ async def _reassign(
         target = int(extra[0])
         if target not in {r.id for r in rows}:
             return [ctx.reply("errors.denied")]
-        await service.reassign(case, _me(ctx), target)
+        await service.reassign(case, ctx.viewer.user_id, target)
         return [
             ctx.reply("handling.reassigned", number=case.number, name=await service.name(target))
         ]
@@ -201,8 +201,3 @@ async def _reassign(
         if uid != case.lead_id
     ][:20]
     return [ctx.reply("handling.ask_reassign", buttons=buttons, number=case.number)]
-
-
-def _me(ctx: Context) -> int:
-    assert ctx.viewer.user is not None
-    return ctx.viewer.user.id

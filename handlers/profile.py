@@ -6,11 +6,27 @@ address or a duty reads the same everywhere in the chat.
 
 from __future__ import annotations
 
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from bot.core.catalog import Catalog
 from bot.core.context import Context
 from bot.core.events import Incoming
 from bot.core.replies import Reply
 from handlers import directory
 from handlers.directory import Address
+
+
+def short_address(catalog: Catalog, address: Address) -> str:
+    """``1栋1单元1502``: the flat without the compound, as cards and summaries show it."""
+    return catalog.t(
+        "address.short", building=address.building, unit=address.unit, room=address.room
+    )
+
+
+async def room_text(session: AsyncSession, catalog: Catalog, room_id: int | None) -> str:
+    """The short address of a room, or "" when there is none."""
+    address = await directory.room_address(session, room_id) if room_id is not None else None
+    return short_address(catalog, address) if address is not None else ""
 
 
 def format_address(ctx: Context, address: Address) -> str:

@@ -24,7 +24,7 @@ from handlers.address import parse_address, parse_room
 from handlers.case_cards import VIEW, case_button, local_time
 from handlers.case_service import CaseDraft, CaseService
 from handlers.duplicates import find_duplicate
-from handlers.profile import viewer_address
+from handlers.profile import room_text, short_address, viewer_address
 from knowledge.law import load_law
 from knowledge.matters import KINDS, load_matters
 from knowledge.recognize import default_recognizer
@@ -224,7 +224,7 @@ async def on_confirm(event: Incoming, ctx: Context) -> list[Reply]:
     if duplicate is not None:
         service = CaseService.of(ctx)
         if duplicate.same_rooms:
-            await service.follow(duplicate.case, _user_id(ctx))
+            await service.follow(duplicate.case, ctx.viewer.user_id)
             ctx.finish()
             return [ctx.reply("report.joined_dispute", number=duplicate.case.number)]
         ctx.state.data["duplicate_id"] = duplicate.case.id
@@ -255,7 +255,7 @@ async def on_duplicate(event: Incoming, ctx: Context) -> list[Reply]:
         ctx.finish()
         if case is None:
             return [ctx.reply("errors.stale_button")]
-        await service.follow(case, _user_id(ctx))
+        await service.follow(case, ctx.viewer.user_id)
         return [
             ctx.reply(
                 "report.followed",
@@ -384,11 +384,7 @@ async def _ask_place(ctx: Context) -> Reply:
             ctx.choice(ctx.t("report.btn_elsewhere"), "elsewhere"),
         ]
     ]
-    place = (
-        ctx.t("address.short", building=address.building, unit=address.unit, room=address.room)
-        if address
-        else ""
-    )
+    place = short_address(ctx.catalog, address) if address else ""
     return ctx.reply("report.ask_place", buttons=buttons, place=place)
 
 
@@ -456,11 +452,6 @@ def _add_photo(ctx: Context, ref: str) -> None:
     ctx.state.changed = True
 
 
-def _user_id(ctx: Context) -> int:
-    assert ctx.viewer.user is not None
-    return ctx.viewer.user.id
-
-
 def _typed_confirm(ctx: Context, text: str) -> str | None:
     word = text.strip().rstrip("。.!！")
     if word in ctx.catalog.list("report.submit_words"):
@@ -490,10 +481,7 @@ async def _place_summary(ctx: Context) -> str:
 
 
 async def _room_label(ctx: Context, room_id: int) -> str:
-    address = await directory.room_address(ctx.session, room_id)
-    if address is None:
-        return "—"
-    return ctx.t("address.short", building=address.building, unit=address.unit, room=address.room)
+    return await room_text(ctx.session, ctx.catalog, room_id) or "—"
 
 
 async def _room_in_compound(ctx: Context, room_id: int) -> bool:

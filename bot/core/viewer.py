@@ -26,6 +26,13 @@ class Viewer:
         return self.user is not None and (self.user.room_id is not None or bool(self.grants))
 
     @property
+    def user_id(self) -> int:
+        """The registered user's id; only for code that runs behind a REGISTERED route."""
+        if self.user is None:
+            raise LookupError("no registered user for this update")
+        return self.user.id
+
+    @property
     def is_resident(self) -> bool:
         return self.user is not None and self.user.room_id is not None
 
