@@ -24,7 +24,10 @@ from types import TracebackType
 from aiohttp import web
 from sqlalchemy import select
 
+from bot.channels import load_channel_class
 from bot.channels.base import Channel
+from bot.channels.telegram.common import Bridge, TelegramChannel, TelegramOptions
+from bot.channels.telegram.webhook import add_webhook_route, webhook_secret
 from bot.channels.web import WebChannel, WebServices, create_web_app
 from bot.channels.web_store import WebStore
 from bot.config import Settings
@@ -47,6 +50,17 @@ from handlers.profile import short_address
 
 log = logging.getLogger(__name__)
 
+# Commands offered in Telegram's menu, in this order (all users; the bot answers a
+# command someone may not use with a clear denial).
+TELEGRAM_MENU = ("start", "menu", "report", "mycases", "todo", "me", "help", "cancel")
+
+
+def telegram_channel(settings: Settings) -> TelegramChannel:
+    """The adapter of the configured library; only that library is imported."""
+    cls = load_channel_class(settings.telegram_library)
+    assert issubclass(cls, TelegramChannel)
+    return cls(TelegramOptions(token=settings.telegram_token, api_base=settings.telegram_api_base))
+
 
 class App:
     def __init__(
@@ -63,6 +77,19 @@ class App:
         self.web_store = WebStore(self.db)
         self.files = FileStore(Path(settings.files_dir))
         self.channels: dict[str, Channel] = dict(channels or {"web": WebChannel(self.web_store)})
+        if settings.telegram_token and "telegram" not in self.channels:
+            self.channels["telegram"] = telegram_channel(settings)
+        self.telegram: TelegramChannel | None = None
+        if isinstance(found := self.channels.get("telegram"), TelegramChannel):
+            self.telegram = found
+            found.bind(
+                Bridge(
+                    handle=self.handle,
+                    save_image=self.files.save_image,
+                    read_image=lambda ref: self.files.path(ref).read_bytes(),
+                    commands=self.telegram_commands,
+                )
+            )
         self.worker = OutboxWorker(
             self.db,
             self.channels,
@@ -138,7 +165,23 @@ class App:
             save_image=self.files.save_image,
             image_path=self.files.path,
         )
-        return create_web_app(services, self.web_store, trust_path=self.settings.web_trust_path)
+        app = create_web_app(services, self.web_store, trust_path=self.settings.web_trust_path)
+        if self.telegram is not None and self.settings.telegram_mode == "webhook":
+            add_webhook_route(
+                app,
+                self.telegram,
+                webhook_secret(self.settings.telegram_token, self.settings.telegram_webhook_secret),
+                self.settings.telegram_webhook_path,
+            )
+        return app
+
+    def telegram_commands(self) -> list[tuple[str, str]]:
+        """The command menu residents see in Telegram (``setMyCommands``)."""
+        return [
+            (name, self.catalog.t(f"commands.descriptions.{name}"))
+            for name in TELEGRAM_MENU
+            if name in self.router.commands
+        ]
 
     async def serve(self, stop: asyncio.Event) -> None:
         """Web server and delivery worker until ``stop`` is set; finishes in-flight work."""
@@ -151,10 +194,17 @@ class App:
         worker = asyncio.create_task(self.worker.run(stop), name="outbox-worker")
         assert self.scheduler is not None
         scheduler = asyncio.create_task(self.scheduler.run(stop), name="scheduler")
+        polling = None
+        if self.telegram is not None and self.settings.telegram_mode == "polling":
+            polling = asyncio.create_task(self.telegram.poll(stop), name="telegram-polling")
         try:
             await stop.wait()
         finally:
             await runner.cleanup()  # stops accepting, lets in-flight requests finish
+            if polling is not None:
+                await polling  # finishes the updates it holds, confirms them
+            if self.telegram is not None:
+                await self.telegram.drain()
             await worker
             await scheduler
             for channel in self.channels.values():

@@ -6,6 +6,8 @@ benchmarks can run several differently configured apps in one process.
 
 from __future__ import annotations
 
+from typing import Literal
+
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
@@ -49,6 +51,23 @@ class Settings(BaseSettings):
     scheduler_interval_seconds: float = Field(default=30.0, gt=0)
     files_dir: str = Field(default="var/files", description="Where uploaded photos are kept")
     log_level: str = "INFO"
+    telegram_token: str = Field(
+        default="", description="Bot token from @BotFather; empty: no Telegram"
+    )
+    telegram_library: Literal["aiogram", "ptb"] = Field(
+        default="aiogram", description="aiogram 3 or python-telegram-bot 22"
+    )
+    telegram_api_base: str = Field(
+        default="https://api.telegram.org", description="Bot API server (a local one for tests)"
+    )
+    telegram_mode: Literal["polling", "webhook"] = Field(
+        default="polling", description="Long polling, or a webhook on this server"
+    )
+    telegram_webhook_path: str = "/telegram/webhook"
+    telegram_webhook_secret: str = Field(
+        default="",
+        description="Secret token for the webhook header; derived from the token if empty",
+    )
 
     @property
     def base_url(self) -> str:

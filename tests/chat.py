@@ -37,6 +37,14 @@ class ChatDriver(ABC):
     async def open(self) -> None:  # noqa: B027 - optional hook
         """Start whatever the channel needs (an HTTP server)."""
 
+    def platform_id(self, user: str) -> str:
+        """The user's id on this channel (the chat id of a private chat)."""
+        return user
+
+    def audience(self, user: str) -> str:
+        """Whom a signed button is for, as the core names the user on this channel."""
+        return f"{self.channel}:{self.platform_id(user)}"
+
     async def close(self) -> None:
         await self.app.close()
 

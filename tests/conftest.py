@@ -15,8 +15,12 @@ from bot.channels.web_store import WebStore
 from bot.config import Settings
 from bot.demo import seed_demo
 from bot.storage.db import Database
+from bot.emulator.server import Emulator
 from tests.chat import ChatDriver, CoreChat, WebChat
 from tests.databases import SKIP_POSTGRES, PostgresSchema, SqliteTemplate, postgres_url
+from tests.telegram_chat import TelegramChat
+
+TEST_TOKEN = "123:abc"
 
 BACKENDS = ["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)]
 
@@ -82,15 +86,32 @@ async def app(db: Database) -> AsyncIterator[App]:
     yield await make_app(db)
 
 
-@pytest.fixture(params=["core", "web"])
+# Telegram: aiogram over long polling, python-telegram-bot over the webhook, both end to
+# end against the local Bot API emulator.
+TELEGRAM_MODES = {"aiogram": "polling", "ptb": "webhook"}
+
+
+@pytest.fixture(params=["core", "web", *TELEGRAM_MODES])
 async def chat(request: pytest.FixtureRequest, db: Database) -> AsyncIterator[ChatDriver]:
-    """The same conversation driver over each channel: in-process core, and HTTP web chat."""
+    """The same conversation driver over each channel: in-process core, HTTP web chat, and
+    Telegram through each library."""
     if request.param == "core":
         application = await make_app(db, "recording")
         driver: ChatDriver = CoreChat(application)
-    else:
+    elif request.param == "web":
         application = await make_app(db, "web")
         driver = WebChat(application)
+    else:
+        emulator = Emulator(TEST_TOKEN)
+        application = await make_app(
+            db,
+            "web",
+            telegram_token=TEST_TOKEN,
+            telegram_api_base=await emulator.start(),
+            telegram_library=request.param,
+            telegram_mode=TELEGRAM_MODES[request.param],
+        )
+        driver = TelegramChat(application, emulator, TELEGRAM_MODES[request.param])
     await driver.open()
     try:
         yield driver

@@ -15,6 +15,8 @@ REGISTRY: dict[str, str] = {
     "web": "bot.channels.web:WebChannel",
     "recording": "bot.channels.recording:RecordingChannel",
     "null": "bot.channels.null:NullChannel",
+    "aiogram": "bot.channels.telegram.aiogram_channel:AiogramChannel",
+    "ptb": "bot.channels.telegram.ptb_channel:PtbChannel",
 }
 
 

@@ -175,6 +175,8 @@ class Dispatcher:
         limit = self.config.max_text_length
         if event.text is not None and len(event.text) > limit:
             return [ctx.reply("errors.too_long", limit=limit, length=len(event.text))]
+        if event.rejected_upload is not None:
+            return [ctx.reply(event.rejected_upload)]
         if event.button is not None:
             return await self._press(event, ctx)
         if ctx.state.active and ctx.state.expires_at and ctx.state.expires_at <= ctx.now:

@@ -32,6 +32,9 @@ class Incoming:
     text: str | None = None
     button: str | None = None
     photo: str | None = None
+    # The user sent a file the channel could not accept (a catalogue key saying why);
+    # the core answers it like any message, so the answer is stored and never lost.
+    rejected_upload: str | None = None
     display_name: str = ""
     chat_type: str = "private"
 

@@ -11,7 +11,8 @@ from tests.chat import ChatDriver
 
 async def _state(chat: ChatDriver, user: str) -> tuple[str | None, str | None, dict]:
     async with chat.app.db.transaction() as session:
-        row = await session.get(ConversationState, ("web", user, user, ""))
+        me = chat.platform_id(user)
+        row = await session.get(ConversationState, (chat.channel, me, me, ""))
         assert row is not None
         return row.flow, row.step, dict(row.data)
 
@@ -85,14 +86,16 @@ async def test_button_of_a_finished_flow_is_stale(chat: ChatDriver) -> None:
 
 async def test_unregistered_user_pressing_a_handler_button_is_denied(chat: ChatDriver) -> None:
     signer = chat.app.dispatcher.signer
-    data = signer.sign(pack("coverage"), "web:guest-5")
+    data = signer.sign(pack("coverage"), chat.audience("guest-5"))
     replies = await chat.send("guest-5", button=data)
     assert chat.keys(replies) == ["errors.need_registration"]
 
 
 async def test_resident_pressing_a_handler_button_is_denied(chat: ChatDriver) -> None:
     signer = chat.app.dispatcher.signer
-    replies = await chat.send("resident-1", button=signer.sign(pack("coverage"), "web:resident-1"))
+    replies = await chat.send(
+        "resident-1", button=signer.sign(pack("coverage"), chat.audience("resident-1"))
+    )
     assert chat.keys(replies) == ["errors.denied"]
     replies = await chat.say("resident-1", "/coverage")
     assert chat.keys(replies) == ["errors.denied"]
@@ -115,12 +118,12 @@ async def test_redelivered_message_changes_nothing_and_sends_nothing_twice(
         rows = await session.scalar(
             select(func.count())
             .select_from(OutboxMessage)
-            .where(OutboxMessage.chat_id == "guest-7")
+            .where(OutboxMessage.chat_id == chat.platform_id("guest-7"))
         )
         updates = await session.scalar(
             select(func.count())
             .select_from(ProcessedUpdate)
-            .where(ProcessedUpdate.user_id == "guest-7")
+            .where(ProcessedUpdate.user_id == chat.platform_id("guest-7"))
         )
     assert rows == len(first) and updates == 1
     await chat.deliver()

@@ -88,7 +88,7 @@ async def test_handler_progress_co_request_escalation_and_reassignment(chat: Cha
     assert case is not None
     from bot.core.buttons import pack
 
-    view = chat.app.dispatcher.signer.sign(pack("cs", "view", case.id), "web:secretary")
+    view = chat.app.dispatcher.signer.sign(pack("cs", "view", case.id), chat.audience("secretary"))
     detail = await chat.send("secretary", button=view)
     chat.last["secretary"] = detail
     options = await chat.press("secretary", "交办")
@@ -156,7 +156,9 @@ async def test_vacant_floor_post_routes_to_the_building_leader_and_says_why(
 ) -> None:
     async with chat.app.db.transaction() as session:
         member = await session.scalar(
-            select(ChannelIdentity.user_id).where(ChannelIdentity.external_id == "floor-1")
+            select(ChannelIdentity.user_id).where(
+                ChannelIdentity.external_id == chat.platform_id("floor-1")
+            )
         )
         await session.execute(
             delete(ResponsibilityZone).where(ResponsibilityZone.member_id == member)

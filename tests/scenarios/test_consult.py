@@ -78,7 +78,7 @@ async def test_lawyer_button_without_a_pending_question_asks_for_it(chat: ChatDr
     await chat.say("resident-2", "我的信息")
     asked = await chat.send(
         "resident-2",
-        button=chat.app.dispatcher.signer.sign("lawyer", "web:resident-2"),
+        button=chat.app.dispatcher.signer.sign("lawyer", chat.audience("resident-2")),
     )
     assert asked[-1].key == "consult.ask_question"
     sent = await chat.say("resident-2", "物业把我家车位卖给别人了，我能告他们吗")

@@ -1,0 +1,426 @@
+"""What both Telegram adapters share: reading an update, rendering a reply, the send
+contract, the polling loop. Each library module only wraps its own calls.
+
+aiogram 3 and python-telegram-bot 22 both mirror the Bot API's field names
+(``update.message.chat.id``, ``message.from_user``, ``callback_query.data`` …), so one
+function reads the facts out of either library's ``Update`` object; everything
+library-specific — building keyboards, calling methods, telling errors apart — lives in
+``aiogram_channel.py`` and ``ptb_channel.py``.
+
+Group chats (楼栋群): the bot speaks only when spoken to — a command, a mention of its
+username, or a reply to one of its messages — and otherwise stays silent.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from abc import abstractmethod
+from collections import defaultdict
+from collections.abc import Awaitable, Callable, Iterable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any, ClassVar
+
+from bot.channels.base import (
+    Channel,
+    Outbound,
+    Rejected,
+    SendResult,
+    Sent,
+    TransientFailure,
+)
+from bot.core.events import Incoming
+
+log = logging.getLogger(__name__)
+
+CHANNEL = "telegram"
+POLL_TIMEOUT_SECONDS = 25
+FINISHED_KEPT = 10_000
+IMAGE_MIME_PREFIX = "image/"
+
+
+@dataclass(frozen=True)
+class TelegramOptions:
+    token: str
+    api_base: str = "https://api.telegram.org"
+    bot_username: str = ""  # filled from getMe at start
+
+
+@dataclass(frozen=True)
+class Bridge:
+    """What an adapter needs from the rest of the program, as plain callables."""
+
+    handle: Callable[[Incoming], Awaitable[Any]]
+    save_image: Callable[[bytes], str]
+    read_image: Callable[[str], bytes]
+    commands: Callable[[], list[tuple[str, str]]]
+    is_infrastructure_error: Callable[[BaseException], bool] = lambda exc: False
+
+
+@dataclass(frozen=True)
+class Keyboard:
+    """Inline keyboard rows of (label, callback data or None, url or None)."""
+
+    rows: tuple[tuple[tuple[str, str | None, str | None], ...], ...]
+
+
+@dataclass(frozen=True)
+class Rendered:
+    text: str
+    keyboard: Keyboard | None = None
+    photo: str | None = None
+    parse_mode: str | None = None
+
+
+def render(payload: dict[str, Any]) -> Rendered:
+    rows = tuple(
+        tuple((b["text"], b.get("data") or None, b.get("url") or None) for b in row)
+        for row in payload.get("buttons", ())
+    )
+    return Rendered(
+        text=payload.get("text") or "",
+        keyboard=Keyboard(rows) if rows else None,
+        photo=payload.get("photo"),
+        parse_mode=payload.get("parse_mode"),
+    )
+
+
+@dataclass
+class Facts:
+    """The parts of an update the core needs, read from either library's object."""
+
+    update_id: int
+    chat_id: int
+    chat_type: str
+    user_id: int
+    display_name: str
+    text: str | None = None
+    button: str | None = None
+    callback_id: str | None = None
+    photo_file_id: str | None = None
+    addressed: bool = True  # in a group: a command, a mention or a reply to the bot
+
+
+def read_update(update: Any, bot_username: str) -> Facts | None:
+    """None for update kinds the bot does not use (edits, polls, member changes …)."""
+    query = getattr(update, "callback_query", None)
+    if query is not None:
+        message = query.message
+        if message is None or query.data is None:
+            return None
+        return Facts(
+            update_id=update.update_id,
+            chat_id=message.chat.id,
+            chat_type=str(message.chat.type),
+            user_id=query.from_user.id,
+            display_name=_name(query.from_user),
+            button=query.data,
+            callback_id=query.id,
+        )
+    message = getattr(update, "message", None)
+    if message is None or message.from_user is None or message.from_user.is_bot:
+        return None
+    text = message.text if message.text is not None else message.caption
+    photo = None
+    if message.photo:
+        photo = message.photo[-1].file_id  # the largest size
+    elif message.document is not None and (message.document.mime_type or "").startswith(
+        IMAGE_MIME_PREFIX
+    ):
+        photo = message.document.file_id  # a photo sent "as a file"
+    elif message.document is not None:
+        photo = message.document.file_id  # not an image: the core says so
+    if text is None and photo is None:
+        return None
+    facts = Facts(
+        update_id=update.update_id,
+        chat_id=message.chat.id,
+        chat_type=_chat_type(message.chat.type),
+        user_id=message.from_user.id,
+        display_name=_name(message.from_user),
+        text=text,
+        photo_file_id=photo,
+    )
+    if facts.chat_type != "private":
+        facts.text, facts.addressed = _addressed(message, text or "", bot_username)
+    return facts
+
+
+def _chat_type(value: Any) -> str:
+    text = str(getattr(value, "value", value))
+    return text.rsplit(".", 1)[-1].lower()
+
+
+def _name(user: Any) -> str:
+    return " ".join(p for p in (user.first_name, user.last_name) if p)[:100]
+
+
+def _addressed(message: Any, text: str, bot_username: str) -> tuple[str, bool]:
+    """In a group: is the bot spoken to, and the text without the @mention."""
+    mention = f"@{bot_username}" if bot_username else ""
+    reply_to = getattr(message, "reply_to_message", None)
+    to_bot = bool(
+        reply_to is not None
+        and reply_to.from_user is not None
+        and reply_to.from_user.is_bot
+        and (not bot_username or reply_to.from_user.username == bot_username)
+    )
+    stripped = text.strip()
+    if stripped.startswith("/"):
+        head = stripped.split(maxsplit=1)[0]
+        target = head.partition("@")[2]
+        return stripped, not target or target.lower() == bot_username.lower()
+    if mention and mention.lower() in stripped.lower():
+        start = stripped.lower().index(mention.lower())
+        cleaned = (stripped[:start] + stripped[start + len(mention) :]).strip()
+        return cleaned, True
+    return stripped, to_bot
+
+
+class TelegramChannel(Channel):
+    """The library-independent half of a Telegram adapter.
+
+    Receiving: ``on_update`` turns one library ``Update`` into an ``Incoming`` and calls
+    the core; the polling loop and the webhook route (``bot.channels.telegram.webhook``)
+    both end there. Sending: ``send`` renders the outbox payload and calls the
+    library; ``classify`` maps the library's exceptions to the outbox's results.
+    """
+
+    name: ClassVar[str] = CHANNEL
+    library: ClassVar[str]
+
+    def __init__(self, options: TelegramOptions) -> None:
+        self.options = options
+        self.bot_username = options.bot_username
+        self.bridge: Bridge | None = None
+        self._finished: dict[int, None] = {}  # recent update ids, oldest first
+        self._waiters: dict[int, asyncio.Event] = {}
+        self._in_flight: set[asyncio.Task[Any]] = set()
+
+    def bind(self, bridge: Bridge) -> None:
+        self.bridge = bridge
+
+    # -- library hooks ------------------------------------------------------
+    @abstractmethod
+    async def get_me_username(self) -> str: ...
+
+    @abstractmethod
+    async def get_updates(self, offset: int | None, timeout: int) -> list[Any]: ...
+
+    @abstractmethod
+    def parse(self, raw: dict[str, Any]) -> Any:
+        """A webhook body → the library's Update object."""
+
+    @abstractmethod
+    async def feed(self, update: Any) -> None:
+        """Run one update through the library's own dispatch (ends in ``on_update``);
+        raises when the core could not store it, so the platform delivers it again."""
+
+    @abstractmethod
+    async def send_text(self, chat_id: int, rendered: Rendered) -> str: ...
+
+    @abstractmethod
+    async def send_photo(self, chat_id: int, data: bytes, rendered: Rendered) -> str: ...
+
+    @abstractmethod
+    async def edit_text(self, chat_id: int, message_id: int, rendered: Rendered) -> None: ...
+
+    @abstractmethod
+    async def answer_callback(self, callback_id: str) -> None: ...
+
+    @abstractmethod
+    async def download(self, file_id: str) -> bytes: ...
+
+    @abstractmethod
+    async def set_commands(self, commands: list[tuple[str, str]]) -> None: ...
+
+    @abstractmethod
+    async def set_webhook(self, url: str, secret: str) -> None: ...
+
+    @abstractmethod
+    async def delete_webhook(self) -> None: ...
+
+    @abstractmethod
+    def classify(self, exc: Exception) -> SendResult | None:
+        """The outbox result for a library exception; None if it is not a send error."""
+
+    # -- lifecycle ------------------------------------------------------------
+    async def start(self) -> None:
+        self.bot_username = await self.get_me_username()
+        if self.bridge is not None:
+            try:
+                await self.set_commands(self.bridge.commands())
+            except Exception as exc:  # a menu is a convenience; never block start-up
+                log.warning("setMyCommands failed: %s", exc)
+
+    async def drain(self) -> None:
+        """Wait for updates being handled (graceful shutdown)."""
+        while self._in_flight:
+            await asyncio.gather(*list(self._in_flight), return_exceptions=True)
+
+    async def process(self, update: Any) -> None:
+        """Handle one library ``Update`` to the end; raises if the core did not store it."""
+        task = asyncio.ensure_future(self.feed(update))
+        self._in_flight.add(task)
+        try:
+            await task
+        finally:
+            self._in_flight.discard(task)
+        self._finished[update.update_id] = None
+        if len(self._finished) > FINISHED_KEPT:
+            del self._finished[next(iter(self._finished))]
+        waiter = self._waiters.pop(update.update_id, None)
+        if waiter is not None:
+            waiter.set()
+
+    async def wait_processed(self, update_id: int, timeout: float = 10.0) -> None:
+        """Tests and benchmarks: until the update went through ``process``."""
+        if update_id in self._finished:
+            return
+        waiter = self._waiters.setdefault(update_id, asyncio.Event())
+        await asyncio.wait_for(waiter.wait(), timeout)
+
+    # -- receiving ----------------------------------------------------------------
+    async def on_update(self, update: Any) -> None:
+        bridge = self.bridge
+        assert bridge is not None, "bind() the channel to the core first"
+        facts = read_update(update, self.bot_username)
+        if facts is None or not facts.addressed:
+            return  # not for us: acknowledged, nothing stored, nothing said
+        await bridge.handle(await self._incoming(facts, bridge))
+        if facts.callback_id is not None:
+            await self._answer_quietly(facts.callback_id)
+
+    async def _incoming(self, facts: Facts, bridge: Bridge) -> Incoming:
+        photo = None
+        rejected = None
+        if facts.photo_file_id is not None:
+            try:
+                photo = bridge.save_image(await self.download(facts.photo_file_id))
+            except ValueError as exc:  # files.BadImage: not an image, too big, empty
+                rejected = getattr(exc, "reason", "files.not_an_image")
+        return Incoming(
+            channel=CHANNEL,
+            chat_id=str(facts.chat_id),
+            user_id=str(facts.user_id),
+            update_id=str(facts.update_id),
+            at=datetime.now(UTC),
+            text=facts.text,
+            button=facts.button,
+            photo=photo,
+            rejected_upload=rejected,
+            display_name=facts.display_name,
+            chat_type=facts.chat_type,
+        )
+
+    async def _answer_quietly(self, callback_id: str) -> None:
+        try:
+            await self.answer_callback(callback_id)
+        except Exception as exc:  # the spinner stops by itself; the answer is in the outbox
+            log.info("answerCallbackQuery failed: %s", exc)
+
+    # -- polling ------------------------------------------------------------------
+    async def poll(self, stop: asyncio.Event) -> None:
+        """Long polling that confirms an update only after the core stored it.
+
+        A batch is handled concurrently across chats but in order within a chat; the
+        offset moves past a batch only when every update of it is stored, so a crash or
+        a database outage means Telegram hands the same updates over again (and the
+        core's dedupe makes that harmless).
+        """
+        await self.delete_webhook()
+        offset: int | None = None
+        delay = 1.0
+        while not stop.is_set():
+            fetch = asyncio.ensure_future(self.get_updates(offset, POLL_TIMEOUT_SECONDS))
+            stopping = asyncio.ensure_future(stop.wait())
+            await asyncio.wait({fetch, stopping}, return_when=asyncio.FIRST_COMPLETED)
+            stopping.cancel()
+            if not fetch.done():
+                fetch.cancel()
+                break
+            try:
+                updates = fetch.result()
+            except Exception as exc:
+                result = self.classify(exc) if isinstance(exc, Exception) else None
+                log.warning("getUpdates failed (%s): %s", type(result).__name__, exc)
+                await _sleep_or_stop(stop, delay)
+                delay = min(delay * 2, 30.0)
+                continue
+            delay = 1.0
+            if not updates:
+                continue
+            if await self._handle_batch(updates, stop):
+                offset = max(u.update_id for u in updates) + 1
+        if offset is not None:
+            try:  # confirm what was handled, so a restart does not fetch it again
+                await self.get_updates(offset, 0)
+            except Exception as exc:
+                log.info("final getUpdates confirmation failed: %s", exc)
+
+    async def _handle_batch(self, updates: list[Any], stop: asyncio.Event) -> bool:
+        by_chat: dict[Any, list[Any]] = defaultdict(list)
+        for update in updates:
+            facts = read_update(update, self.bot_username)
+            by_chat[facts.chat_id if facts else None].append(update)
+        results = await asyncio.gather(
+            *(self._handle_in_order(group, stop) for group in by_chat.values())
+        )
+        return all(results)
+
+    async def _handle_in_order(self, updates: Iterable[Any], stop: asyncio.Event) -> bool:
+        for update in updates:
+            delay = 0.5
+            while True:
+                try:
+                    await self.process(update)
+                    break
+                except Exception:
+                    log.exception("update %s not stored; retrying", update.update_id)
+                    if stop.is_set():
+                        return False
+                    await _sleep_or_stop(stop, delay)
+                    delay = min(delay * 2, 10.0)
+        return True
+
+    # -- sending ------------------------------------------------------------------
+    async def send(self, message: Outbound) -> SendResult:
+        rendered = render(message.payload)
+        try:
+            chat_id = int(message.chat_id)
+        except ValueError:
+            return Rejected(f"not a Telegram chat id: {message.chat_id!r}")
+        try:
+            edit_of = message.payload.get("edit_message_id")
+            if edit_of:
+                await self.edit_text(chat_id, int(edit_of), rendered)
+                return Sent(str(edit_of))
+            if rendered.photo:
+                assert self.bridge is not None
+                try:
+                    data = self.bridge.read_image(rendered.photo)
+                except OSError as exc:
+                    return Rejected(f"photo {rendered.photo} unreadable: {exc}")
+                return Sent(await self.send_photo(chat_id, data, rendered))
+            return Sent(await self.send_text(chat_id, rendered))
+        except Exception as exc:
+            result = self.classify(exc)
+            if result is None:
+                raise
+            return result
+
+
+def not_modified(description: str) -> bool:
+    return "message is not modified" in description
+
+
+def network_failure(exc: Exception) -> TransientFailure:
+    return TransientFailure(f"{type(exc).__name__}: {exc}")
+
+
+async def _sleep_or_stop(stop: asyncio.Event, seconds: float) -> None:
+    try:
+        await asyncio.wait_for(stop.wait(), seconds)
+    except TimeoutError:
+        pass
