@@ -14,8 +14,8 @@ from bot.channels.web import WebChannel
 from bot.channels.web_store import WebStore
 from bot.config import Settings
 from bot.demo import seed_demo
-from bot.storage.db import Database
 from bot.emulator.server import Emulator
+from bot.storage.db import Database
 from tests.chat import ChatDriver, CoreChat, WebChat
 from tests.databases import SKIP_POSTGRES, PostgresSchema, SqliteTemplate, postgres_url
 from tests.telegram_chat import TelegramChat
