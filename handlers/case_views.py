@@ -12,12 +12,13 @@ from sqlalchemy import or_, select
 from bot.core.context import Context
 from bot.core.events import Incoming
 from bot.core.replies import Button, Reply
-from bot.storage.models import OPEN_STATUSES, Case, CaseMember
+from bot.storage.models import OPEN_STATUSES, Case, CaseMember, CasePhoto
 from handlers.case_cards import case_button, local_time, place_text
 from handlers.case_permissions import Action, relation
 from handlers.case_service import CaseService
 
 LIST_LIMIT = 10
+PHOTOS_SHOWN = 6
 HANDLER_STANDING = {"lead", "co", "above"}
 
 
@@ -79,6 +80,25 @@ async def case_detail(ctx: Context, service: CaseService, case: Case) -> Reply:
     if standing & {"reporter", "follower"} and case.status in OPEN_STATUSES:
         rows.append([case_button(t("case.btn_add_info"), Action.INFO, case)])
     return ctx.reply("view.case", buttons=rows, body="\n".join(lines))
+
+
+async def case_photos(ctx: Context, case: Case) -> list[Reply]:
+    """The case's photos, one message each, for its handlers and its reporter only."""
+    standing = await relation(ctx.session, ctx.viewer, case)
+    if not standing & (HANDLER_STANDING | {"reporter"}):
+        return []
+    refs = list(
+        await ctx.session.scalars(
+            select(CasePhoto.file_ref)
+            .where(CasePhoto.case_id == case.id)
+            .order_by(CasePhoto.id)
+            .limit(PHOTOS_SHOWN)
+        )
+    )
+    return [
+        ctx.reply("view.photo", photo=ref, number=case.number, index=i, count=len(refs))
+        for i, ref in enumerate(refs, 1)
+    ]
 
 
 _SHOWN_TEXT = {"progress", "escalated", "resolved", "info_added", "rated", "commented"}

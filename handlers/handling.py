@@ -22,7 +22,7 @@ from handlers import case_cards
 from handlers.case_cards import case_button
 from handlers.case_permissions import Action, check
 from handlers.case_service import CaseService
-from handlers.case_views import case_detail
+from handlers.case_views import case_detail, case_photos
 from handlers.routing import Place
 
 FLOW_NAME = "case_input"
@@ -68,7 +68,7 @@ async def on_case_button(event: Incoming, ctx: Context) -> list[Reply]:
     user_id = ctx.viewer.user_id
     match action:
         case Action.VIEW:
-            return [await case_detail(ctx, service, case)]
+            return [await case_detail(ctx, service, case), *await case_photos(ctx, case)]
         case Action.ACCEPT:
             await service.accept(case, user_id)
             return [

@@ -42,3 +42,17 @@ def test_channel_registry_imports_no_platform_library_until_asked() -> None:
         "assert not {'aiohttp', 'aiogram', 'telegram'} & set(sys.modules), sorted(sys.modules)"
     )
     subprocess.run([sys.executable, "-c", code], check=True, cwd=ROOT)
+
+
+@pytest.mark.parametrize(("library", "other"), [("aiogram", "telegram"), ("ptb", "aiogram")])
+def test_choosing_one_telegram_library_never_imports_the_other(library: str, other: str) -> None:
+    import subprocess
+    import sys
+
+    code = (
+        "import sys; from bot.app import telegram_channel; from bot.config import Settings; "
+        f"telegram_channel(Settings(_env_file=None, telegram_token='1:a', "
+        f"telegram_library='{library}')); "
+        f"assert {other!r} not in sys.modules, 'both libraries imported'"
+    )
+    subprocess.run([sys.executable, "-c", code], check=True, cwd=ROOT)

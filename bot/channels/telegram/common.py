@@ -246,6 +246,9 @@ class TelegramChannel(Channel):
         """The outbox result for a library exception; None if it is not a send error."""
 
     # -- lifecycle ------------------------------------------------------------
+    async def ready(self) -> None:  # noqa: B027 - optional hook
+        """Whatever the library needs before its first call (the worker may send first)."""
+
     async def start(self) -> None:
         self.bot_username = await self.get_me_username()
         if self.bridge is not None:
@@ -392,6 +395,7 @@ class TelegramChannel(Channel):
         except ValueError:
             return Rejected(f"not a Telegram chat id: {message.chat_id!r}")
         try:
+            await self.ready()
             edit_of = message.payload.get("edit_message_id")
             if edit_of:
                 await self.edit_text(chat_id, int(edit_of), rendered)
@@ -412,7 +416,7 @@ class TelegramChannel(Channel):
 
 
 def not_modified(description: str) -> bool:
-    return "message is not modified" in description
+    return "message is not modified" in description.lower()
 
 
 def network_failure(exc: Exception) -> TransientFailure:

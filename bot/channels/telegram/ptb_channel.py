@@ -9,10 +9,15 @@ handlers instead of raising it; the adapter keeps that exception and raises it a
 
 from __future__ import annotations
 
+import os
 from datetime import timedelta
 from typing import Any, ClassVar
 
-from telegram import (
+# Opt in to PTB 23's behaviour now: durations such as ``RetryAfter.retry_after`` are
+# timedeltas (22.x warns on every 429 otherwise). Must be set before telegram is imported.
+os.environ.setdefault("PTB_TIMEDELTA", "1")
+
+from telegram import (  # noqa: E402
     Bot,
     BotCommand,
     InlineKeyboardButton,
@@ -73,6 +78,9 @@ class PtbChannel(TelegramChannel):
             self._failures[update.update_id] = exc
             raise
 
+    async def ready(self) -> None:
+        await self._ensure_initialized()
+
     async def _ensure_initialized(self) -> None:
         if not self._initialized:
             await self.application.initialize()
@@ -80,7 +88,7 @@ class PtbChannel(TelegramChannel):
 
     async def stop(self) -> None:
         if self._initialized:
-            await self.application.shutdown()
+            await self.application.shutdown()  # shuts the bot's HTTP clients down too
             self._initialized = False
 
     # -- receiving ------------------------------------------------------------
