@@ -21,6 +21,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.app import App
+from bot.cli_telegram import add_telegram_commands
 from bot.config import Settings
 from bot.core.catalog import load_catalog
 from bot.demo import COMPOUND_INVITE, is_empty, seed_demo
@@ -67,6 +68,12 @@ async def _serve(settings: Settings, *, seed: bool) -> None:
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
     print(f"linli web chat: {settings.base_url}/", flush=True)
+    if settings.telegram_token:
+        print(
+            f"Telegram: {settings.telegram_library}, {settings.telegram_mode}, "
+            f"Bot API {settings.telegram_api_base}",
+            flush=True,
+        )
     if seed:
         print(
             f"invite link for new residents: {settings.base_url}/join/{COMPOUND_INVITE}", flush=True
@@ -384,6 +391,8 @@ def build_parser() -> argparse.ArgumentParser:
     create.add_argument("--code", help="use this code instead of a random one")
     create.add_argument("--note", default="")
     create.set_defaults(func=cmd_invite_create)
+
+    add_telegram_commands(sub)
     return parser
 
 

@@ -6,6 +6,7 @@ traceback): stopping cleanly is part of the demo's contract.
 
 from __future__ import annotations
 
+import os
 import signal
 import socket
 import subprocess
@@ -36,14 +37,16 @@ def free_port() -> int:
 
 
 @contextmanager
-def run_demo(tmp: Path, *extra: str) -> Iterator[DemoServer]:
+def run_demo(tmp: Path, *extra: str, env: dict[str, str] | None = None) -> Iterator[DemoServer]:
     port = free_port()
     db_url = f"sqlite+aiosqlite:///{tmp}/demo.db"
     log_path = tmp / "server.log"
     cmd = [sys.executable, "-m", "bot.cli", "demo", "--host", "127.0.0.1", "--port", str(port)]
     cmd += ["--db", db_url, *extra]
     with log_path.open("wb") as log:  # a file, not a pipe: access logs must never block it
-        proc = subprocess.Popen(cmd, cwd=ROOT, stdout=log, stderr=subprocess.STDOUT)
+        proc = subprocess.Popen(
+            cmd, cwd=ROOT, stdout=log, stderr=subprocess.STDOUT, env={**os.environ, **(env or {})}
+        )
     base = f"http://127.0.0.1:{port}"
     try:
         deadline = time.monotonic() + 30
