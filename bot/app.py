@@ -52,7 +52,7 @@ log = logging.getLogger(__name__)
 
 # Commands offered in Telegram's menu, in this order (all users; the bot answers a
 # command someone may not use with a clear denial).
-TELEGRAM_MENU = ("start", "menu", "report", "mycases", "todo", "me", "help", "cancel")
+TELEGRAM_MENU = ("start", "menu", "report", "mycases", "ask", "todo", "me", "help", "cancel")
 
 
 def telegram_channel(settings: Settings) -> TelegramChannel:

@@ -15,6 +15,7 @@ from handlers import (
     case_views,
     consult,
     coverage,
+    group,
     handling,
     menu,
     profile,
@@ -47,7 +48,12 @@ async def _fallback(event: Incoming, ctx: Context) -> list[Reply]:
 
 
 def build_router(catalog: Catalog) -> Router:
-    router = Router(fallback=_fallback, text_hook=emergency_first)
+    router = Router(
+        fallback=_fallback,
+        text_hook=emergency_first,
+        group=group.in_group,
+        group_actions=group.GROUP_ACTIONS,
+    )
     router.command("start", registration.start)
     router.command("menu", menu.show_menu)
     router.command("help", menu.show_help)
@@ -57,6 +63,7 @@ def build_router(catalog: Catalog) -> Router:
     router.command("report", report.start_report, needs=Needs.REGISTERED)
     router.command("mycases", case_views.my_cases, needs=Needs.REGISTERED)
     router.command("todo", case_views.my_todo, needs=menu.HANDLER_ROLES)
+    router.command("ask", consult.ask_command)
 
     router.action("menu", menu.show_menu)
     router.action("help", menu.show_help)

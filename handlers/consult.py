@@ -54,15 +54,26 @@ async def respond_to_text(event: Incoming, ctx: Context, text: str) -> list[Repl
     return [not_sure_reply(ctx, result)]
 
 
-def answer_reply(ctx: Context, result: Answer, *, report_button: bool = False) -> Reply:
+def answer_reply(
+    ctx: Context,
+    result: Answer,
+    *,
+    report_button: bool = False,
+    extra: list[list[Button]] | None = None,
+) -> Reply:
+    """The answer with its buttons. ``extra`` replaces the personal ones (report, lawyer):
+    in a group chat those become links into the private chat."""
     assert result.entry is not None
     basis = "、".join(a.citation for a in result.citations)
     rows: list[list[Button]] = [[ctx.button(ctx.t("consult.btn_law"), "law", result.entry.id)]]
     for entry in result.related:
         rows.append([ctx.button(f"❓{entry.question[:28]}", "faq", entry.id)])
-    if report_button:
-        rows.append([ctx.button(ctx.t("menu.report"), "reportq")])
-    rows.append([ctx.button(ctx.t("consult.btn_lawyer"), "lawyer")])
+    if extra is not None:
+        rows.extend(extra)
+    else:
+        if report_button:
+            rows.append([ctx.button(ctx.t("menu.report"), "reportq")])
+        rows.append([ctx.button(ctx.t("consult.btn_lawyer"), "lawyer")])
     return ctx.reply(
         "consult.answer",
         buttons=rows,
@@ -73,12 +84,27 @@ def answer_reply(ctx: Context, result: Answer, *, report_button: bool = False) -
     )
 
 
-def not_sure_reply(ctx: Context, result: Answer) -> Reply:
+def not_sure_reply(
+    ctx: Context, result: Answer, *, extra: list[list[Button]] | None = None
+) -> Reply:
     rows = [
         [ctx.button(f"❓{h.entry.question[:28]}", "faq", h.entry.id)] for h in result.alternatives
     ]
-    rows.append([ctx.button(ctx.t("consult.btn_lawyer"), "lawyer")])
+    rows.extend(
+        extra if extra is not None else [[ctx.button(ctx.t("consult.btn_lawyer"), "lawyer")]]
+    )
     return ctx.reply("consult.not_sure", buttons=rows, disclaimer=ctx.t("consult.disclaimer"))
+
+
+async def ask_command(event: Incoming, ctx: Context) -> list[Reply]:
+    """``/ask 问题``: the same answer as free text, for people who like commands."""
+    question = " ".join(ctx.args).strip()
+    if not question:
+        return [ctx.reply("consult.ask_usage")]
+    replies = await respond_to_text(event, ctx, question)
+    if replies is None:
+        return [not_sure_reply(ctx, answer_question(question))]
+    return replies
 
 
 # -- button actions -----------------------------------------------------------

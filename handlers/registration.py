@@ -33,7 +33,7 @@ from bot.storage.models import (
     Unit,
     User,
 )
-from handlers import directory
+from handlers import consult, directory, report
 from handlers.address import AddressGuess, parse_address, parse_room
 from handlers.menu import menu_reply
 from handlers.profile import describe_duties, format_address, viewer_address
@@ -51,10 +51,22 @@ class Step(StrEnum):
     CONFIRM = "confirm"
 
 
+async def _deep_menu(event: Incoming, ctx: Context) -> list[Reply]:
+    return [await _welcome_back(ctx)]
+
+
+# ``/start <payload>`` from the buttons a group chat offers (they open the private chat).
+DEEP_LINKS = {"report": report.start_report, "lawyer": consult.to_lawyer, "menu": _deep_menu}
+
+
 # -- entry points -------------------------------------------------------------
 async def start(event: Incoming, ctx: Context) -> list[Reply]:
     """``/start [CODE]``: greet, redeem an invite, or begin registration."""
     code = ctx.args[0] if ctx.args else ""
+    if code in DEEP_LINKS and ctx.viewer.registered:
+        return await DEEP_LINKS[code](event, ctx)
+    if code in DEEP_LINKS:
+        return [ctx.reply("start.welcome_new"), *await begin(event, ctx)]
     if code:
         invite = await directory.usable_invite(ctx.session, code, ctx.now)
         if invite is None:

@@ -63,6 +63,12 @@ class Outcome:
 Decide = Callable[[Incoming, Context], Awaitable[list[Reply]]]
 
 
+def button_audience(event: Incoming) -> str:
+    """Who may press the buttons of a reply: the user in a private chat; anyone in the
+    group for a group chat's (they answer read-only questions for all to see)."""
+    return event.user_id if event.chat_type == "private" else f"group{event.chat_id}"
+
+
 class Dispatcher:
     def __init__(
         self,
@@ -177,8 +183,12 @@ class Dispatcher:
             return [ctx.reply("errors.too_long", limit=limit, length=len(event.text))]
         if event.rejected_upload is not None:
             return [ctx.reply(event.rejected_upload)]
+        in_group = event.chat_type != "private" and self.router.group is not None
         if event.button is not None:
-            return await self._press(event, ctx)
+            return await self._press(event, ctx, in_group=in_group)
+        if in_group:
+            assert self.router.group is not None
+            return await self.router.group(event, ctx)
         if ctx.state.active and ctx.state.expires_at and ctx.state.expires_at <= ctx.now:
             ctx.finish()
         command = event.command or self._alias(event.text)
@@ -193,13 +203,16 @@ class Dispatcher:
             return [*first, *await flow.steps[ctx.state.step or ""](event, ctx)]
         return [*first, *await self._fallback(event, ctx)]
 
-    async def _press(self, event: Incoming, ctx: Context) -> list[Reply]:
-        audience = f"{event.channel}:{event.user_id}"
+    async def _press(self, event: Incoming, ctx: Context, *, in_group: bool) -> list[Reply]:
+        audience = f"{event.channel}:{button_audience(event)}"
         data = self.signer.verify(event.button or "", audience)
         if data is None:
             log.warning("forged or foreign button from %s:%s", event.channel, event.update_id)
             return [ctx.reply("errors.forged_button")]
         action, args = unpack(data)
+        if in_group and action not in self.router.group_actions:
+            assert self.router.group is not None
+            return await self.router.group(event, ctx)
         if action == STEP_ACTION:
             state = ctx.state
             expired = state.expires_at is not None and state.expires_at <= ctx.now
@@ -274,7 +287,7 @@ class Dispatcher:
         ref, payload = await ctx.outbox.enqueue(
             channel=event.channel,
             chat_id=event.chat_id,
-            audience_id=event.user_id,
+            audience_id=button_audience(event),
             reply=reply,
             user_id=ctx.viewer.user.id if ctx.viewer.user else None,
             origin=f"{event.channel}:{event.update_id}"[:80],

@@ -63,6 +63,10 @@ class Router:
     # Runs on every free text before the flow step or fallback; its replies come first
     # (emergency advice must precede any question).
     text_hook: Handler | None = None
+    # Group chats: everything that is not a button goes here; buttons only for the
+    # actions named in ``group_actions`` (read-only answers, never personal details).
+    group: Handler | None = None
+    group_actions: frozenset[str] = frozenset()
 
     def command(
         self, name: str, handler: Handler, needs: Needs | frozenset[Role] = Needs.ANYONE

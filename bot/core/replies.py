@@ -18,8 +18,13 @@ from typing import Any
 
 @dataclass(frozen=True, slots=True)
 class Button:
+    """``data`` is an action for the core. ``start`` instead makes a link that opens the
+    user's private chat with the bot and sends ``/start <start>`` (Telegram deep link):
+    how a group chat hands a resident over to a private conversation."""
+
     text: str
-    data: str
+    data: str = ""
+    start: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -33,9 +38,7 @@ class Reply:
     def to_payload(self) -> dict[str, Any]:
         payload: dict[str, Any] = {"text": self.text}
         if self.buttons:
-            payload["buttons"] = [
-                [{"text": b.text, "data": b.data} for b in row] for row in self.buttons
-            ]
+            payload["buttons"] = [[_button_payload(b) for b in row] for row in self.buttons]
         if self.photo:
             payload["photo"] = self.photo
         if self.key:
@@ -47,7 +50,8 @@ class Reply:
     @classmethod
     def from_payload(cls, payload: dict[str, Any]) -> Reply:
         rows = tuple(
-            tuple(Button(b["text"], b["data"]) for b in row) for row in payload.get("buttons", ())
+            tuple(Button(b["text"], b.get("data", ""), b.get("start")) for b in row)
+            for row in payload.get("buttons", ())
         )
         return cls(
             text=payload["text"],
@@ -59,3 +63,9 @@ class Reply:
 
     def button_texts(self) -> list[str]:
         return [b.text for row in self.buttons for b in row]
+
+
+def _button_payload(button: Button) -> dict[str, str]:
+    if button.start is not None:
+        return {"text": button.text, "start": button.start}
+    return {"text": button.text, "data": button.data}

@@ -36,7 +36,8 @@ class OutboxWriter:
         payload = reply.to_payload()
         for row in payload.get("buttons", ()):
             for button in row:
-                button["data"] = self._signer.sign(button["data"], audience)
+                if "data" in button:
+                    button["data"] = self._signer.sign(button["data"], audience)
         return payload
 
     async def enqueue(

@@ -15,8 +15,9 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from abc import abstractmethod
-from collections import defaultdict
+from collections import defaultdict, deque
 from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -26,6 +27,7 @@ from bot.channels.base import (
     Channel,
     Outbound,
     Rejected,
+    RetryAfter,
     SendResult,
     Sent,
     TransientFailure,
@@ -36,6 +38,7 @@ log = logging.getLogger(__name__)
 
 CHANNEL = "telegram"
 POLL_TIMEOUT_SECONDS = 25
+GROUP_MESSAGES_PER_MINUTE = 20
 FINISHED_KEPT = 10_000
 IMAGE_MIME_PREFIX = "image/"
 
@@ -73,9 +76,15 @@ class Rendered:
     parse_mode: str | None = None
 
 
-def render(payload: dict[str, Any]) -> Rendered:
+def render(payload: dict[str, Any], bot_username: str = "") -> Rendered:
+    """A ``start`` button becomes a deep link that opens the private chat with the bot."""
     rows = tuple(
-        tuple((b["text"], b.get("data") or None, b.get("url") or None) for b in row)
+        tuple(
+            (b["text"], None, f"https://t.me/{bot_username}?start={b['start']}")
+            if b.get("start")
+            else (b["text"], b.get("data") or None, b.get("url") or None)
+            for b in row
+        )
         for row in payload.get("buttons", ())
     )
     return Rendered(
@@ -197,6 +206,7 @@ class TelegramChannel(Channel):
         self._finished: dict[int, None] = {}  # recent update ids, oldest first
         self._waiters: dict[int, asyncio.Event] = {}
         self._in_flight: set[asyncio.Task[Any]] = set()
+        self._group_sends: dict[int, deque[float]] = defaultdict(deque)
 
     def bind(self, bridge: Bridge) -> None:
         self.bridge = bridge
@@ -298,7 +308,9 @@ class TelegramChannel(Channel):
     async def _incoming(self, facts: Facts, bridge: Bridge) -> Incoming:
         photo = None
         rejected = None
-        if facts.photo_file_id is not None:
+        if facts.photo_file_id is not None and facts.chat_type != "private":
+            rejected = "group.private_only"  # never keep what people post in a group
+        elif facts.photo_file_id is not None:
             try:
                 photo = bridge.save_image(await self.download(facts.photo_file_id))
             except ValueError as exc:  # files.BadImage: not an image, too big, empty
@@ -388,14 +400,30 @@ class TelegramChannel(Channel):
         return True
 
     # -- sending ------------------------------------------------------------------
+    def _group_wait(self, chat_id: int) -> float | None:
+        """Telegram allows about 20 messages a minute in one group: keep under it here
+        rather than collect 429s. None when a message may go now (and counts it)."""
+        now = time.monotonic()
+        sent = self._group_sends[chat_id]
+        while sent and sent[0] <= now - 60:
+            sent.popleft()
+        if len(sent) >= GROUP_MESSAGES_PER_MINUTE:
+            return 60 - (now - sent[0]) + 0.05
+        sent.append(now)
+        return None
+
     async def send(self, message: Outbound) -> SendResult:
-        rendered = render(message.payload)
         try:
             chat_id = int(message.chat_id)
         except ValueError:
             return Rejected(f"not a Telegram chat id: {message.chat_id!r}")
         try:
             await self.ready()
+            if not self.bot_username:
+                self.bot_username = await self.get_me_username()
+            if chat_id < 0 and (wait := self._group_wait(chat_id)) is not None:
+                return RetryAfter(wait)
+            rendered = render(message.payload, self.bot_username)
             edit_of = message.payload.get("edit_message_id")
             if edit_of:
                 await self.edit_text(chat_id, int(edit_of), rendered)

@@ -25,6 +25,7 @@ from bot.emulator.world import World
 from bot.storage.db import Database
 from bot.storage.models import (
     ChannelIdentity,
+    ConversationState,
     OutboxMessage,
     OutboxStatus,
     ProcessedUpdate,
@@ -382,3 +383,106 @@ async def test_many_users_at_once_each_get_their_own_answers(tg: Telegram) -> No
     await tg.app.worker.drain()
     assert all(tg.texts(u) for u in users)
     assert await tg.count(ProcessedUpdate) == 30
+
+
+# -- group chats (楼栋群) ------------------------------------------------------------------------
+GROUP = -100_123
+
+
+async def _secretary(tg: Telegram, user: int) -> None:
+    async with tg.app.db.transaction() as session:
+        identity = await session.scalar(
+            select(ChannelIdentity).where(ChannelIdentity.external_id == "secretary")
+        )
+        assert identity is not None
+        identity.channel, identity.external_id, identity.chat_id = "telegram", str(user), str(user)
+
+
+def _buttons(message: dict) -> list[dict]:
+    return [
+        b for row in (message.get("reply_markup") or {}).get("inline_keyboard", []) for b in row
+    ]
+
+
+async def test_group_chatter_not_addressed_to_the_bot_gets_silence(tg: Telegram) -> None:
+    tg.world.add_group(GROUP, "1栋业主群", (RESIDENT,))
+    for text in ("今天谁家在装修啊", "楼上漏水了", "哈哈哈"):
+        await tg.say(RESIDENT, text, GROUP)
+    assert tg.world.bot_messages(GROUP) == []
+    assert await tg.count(ProcessedUpdate) == 0
+
+
+async def test_group_question_with_a_mention_is_answered_for_all_with_private_links(
+    tg: Telegram,
+) -> None:
+    await _registered(tg)
+    tg.world.add_group(GROUP, "1栋业主群", (RESIDENT, RESIDENT + 1))
+    await tg.say(RESIDENT, "@linli_test_bot 楼上漏水把我家天花板泡坏了谁赔", GROUP)
+    answer = tg.world.bot_messages(GROUP)[-1]
+    assert "法律依据" in answer["text"] and "12348" in answer["text"]
+    links = [b["url"] for b in _buttons(answer) if "url" in b]
+    assert "https://t.me/linli_test_bot?start=report" in links
+    assert "https://t.me/linli_test_bot?start=lawyer" in links
+    # Anyone in the group may open the articles; nobody can start a report here.
+    law = next(b for b in _buttons(answer) if b.get("text") == "查看法条")
+    other = RESIDENT + 1
+    await tg.feed(tg.world.user_presses(other, GROUP, answer["message_id"], law["callback_data"]))
+    assert "民法典" in tg.world.bot_messages(GROUP)[-1]["text"]
+    assert tg.world.bot_messages(RESIDENT) == []  # nothing went to anyone's private chat
+
+
+async def test_group_ask_command_answers_and_private_matters_are_sent_to_private_chat(
+    tg: Telegram,
+) -> None:
+    tg.world.add_group(GROUP, "2栋业主群", (RESIDENT,))
+    await tg.say(RESIDENT, "/ask@linli_test_bot 狗咬人了谁负责", GROUP)
+    assert "法律依据" in tg.world.bot_messages(GROUP)[-1]["text"]
+    for text in ("/report", "/start", "/me@linli_test_bot"):
+        await tg.say(RESIDENT, text, GROUP)
+    replies = tg.world.bot_messages(GROUP)[-3:]
+    assert all(any("start=" in b.get("url", "") for b in _buttons(m)) for m in replies)
+    await tg.feed(tg.world.user_sends_photo(RESIDENT, png_bytes(), chat_id=GROUP))  # chatter
+    async with tg.app.db.transaction() as session:
+        assert await session.scalar(select(func.count()).select_from(OutboxMessage)) == 4
+    photo = tg.world.user_sends_photo(RESIDENT, png_bytes(), "@linli_test_bot 看看", GROUP)
+    await tg.feed(photo)
+    assert "不要在群里发住址" in tg.world.bot_messages(GROUP)[-1]["text"]
+
+
+async def test_group_command_for_another_bot_is_ignored(tg: Telegram) -> None:
+    tg.world.add_group(GROUP, "1栋业主群", (RESIDENT,))
+    await tg.say(RESIDENT, "/ask@other_bot 狗咬人谁负责", GROUP)
+    assert tg.world.bot_messages(GROUP) == []
+
+
+async def test_secretary_posts_a_notice_in_the_group_and_others_may_not(tg: Telegram) -> None:
+    secretary = RESIDENT + 7
+    await _secretary(tg, secretary)
+    await _registered(tg)
+    tg.world.add_group(GROUP, "1栋业主群", (RESIDENT, secretary))
+    await tg.say(secretary, "/notice 本周六上午九点在小区广场开展普法宣传", GROUP)
+    notice = tg.world.bot_messages(GROUP)[-1]["text"]
+    assert notice.startswith("📢 通知") and "普法宣传" in notice and "刘红梅" in notice
+    await tg.say(RESIDENT, "/notice 我也想发", GROUP)
+    assert "只有" in tg.world.bot_messages(GROUP)[-1]["text"]
+
+
+async def test_deep_link_from_the_group_opens_the_report_flow_in_private(tg: Telegram) -> None:
+    await _registered(tg)
+    await tg.say(RESIDENT, "/start report")
+    assert "说说遇到了什么问题" in tg.texts(RESIDENT)[-1]
+    async with tg.app.db.transaction() as session:
+        state = await session.scalar(
+            select(ConversationState.flow).where(ConversationState.chat_id == str(RESIDENT))
+        )
+    assert state == "report"
+
+
+async def test_group_sends_stay_under_telegrams_group_limit(tg: Telegram) -> None:
+    tg.world.add_group(GROUP, "1栋业主群")
+    results = [
+        await tg.channel.send(Outbound(i, str(GROUP), {"text": f"通知{i}"})) for i in range(23)
+    ]
+    assert all(isinstance(r, Sent) for r in results[:20])
+    assert all(isinstance(r, RetryAfter) and 0 < r.seconds <= 61 for r in results[20:])
+    assert tg.world.errors[429] == 0  # the adapter waited instead of being told off
