@@ -65,7 +65,14 @@ async def _room_text(service: CaseService, room_id: int | None) -> str:
 
 
 async def handler_card(service: CaseService, case: Case, variant: str, extra: str = "") -> Reply:
-    """The card a handler works from: everything they need, buttons for their next step."""
+    """The card a handler works from: everything they need, buttons for their next step.
+
+    Every card of a case carries ``card="case:<id>"``. Each change that concerns the
+    handler still arrives as a *new* card (a new message notifies them; an edit would be
+    silent), and on channels that can edit (Telegram) the handler's previous card of the
+    same case is first edited to this same current content, so the card further up the
+    chat no longer offers buttons that no longer apply (领办 after accepting).
+    """
     t = service.catalog.t
     matter = service.matter(case)
     reporter = await service.session.get(User, case.reporter_id)
@@ -115,7 +122,10 @@ async def handler_card(service: CaseService, case: Case, variant: str, extra: st
     )
     rows.append([case_button(t("case.btn_view"), VIEW, case)])
     return Reply(
-        "\n".join(lines), buttons=tuple(tuple(r) for r in rows), key=f"case.card_{variant}"
+        "\n".join(lines),
+        buttons=tuple(tuple(r) for r in rows),
+        key=f"case.card_{variant}",
+        card=f"case:{case.id}",
     )
 
 

@@ -166,15 +166,21 @@ class TelegramChat(ChatDriver):
             )
         if not refs:
             return []
-        await self.deliver()
-        async with self.app.db.transaction() as session:
-            rows = (
-                await session.execute(
-                    select(OutboxMessage.chat_id, OutboxMessage.platform_message_id)
-                    .where(OutboxMessage.id.in_(refs))
-                    .order_by(OutboxMessage.id)
-                )
-            ).all()
+        # Another conversation's concurrent drain may hold some of these rows (PostgreSQL
+        # lets drains skip each other's claims): wait until every one is delivered.
+        for _ in range(500):
+            await self.deliver()
+            async with self.app.db.transaction() as session:
+                rows = (
+                    await session.execute(
+                        select(OutboxMessage.chat_id, OutboxMessage.platform_message_id)
+                        .where(OutboxMessage.id.in_(refs))
+                        .order_by(OutboxMessage.id)
+                    )
+                ).all()
+            if all(message_id is not None for _, message_id in rows):
+                break
+            await asyncio.sleep(0.02)
         replies = []
         for chat_id, message_id in rows:
             assert message_id is not None, "a reply was not delivered to Telegram"

@@ -67,6 +67,11 @@ SendResult = Sent | RetryAfter | Unreachable | TransientFailure | Rejected
 
 class Channel(ABC):
     name: ClassVar[str]
+    # Whether ``send`` understands ``"edit_message_id"`` in a payload (edit that message
+    # instead of sending a new one). The worker then keeps cards current: see
+    # ``OutboxWorker._refresh_previous_card``. Channels that cannot edit (the web chat)
+    # get every card as a new message.
+    can_edit: ClassVar[bool] = False
 
     async def start(self) -> None:  # noqa: B027 - optional hook
         """Open connections; the default channel needs none."""

@@ -4,6 +4,12 @@
 signs it for the recipient when the reply is enqueued, so a handler never deals with
 secrets and a notification to someone else gets buttons only that person can press.
 
+``Reply.card`` names the thing a message is a card *of* (``"case:123"``). It changes
+nothing on channels that cannot edit what they sent; on those that can (Telegram), the
+delivery worker first edits the previous message of the same card in the same chat to
+the new content, so an old card never keeps buttons that no longer apply (see
+``bot.outbox.worker``).
+
 Usage::
 
     Reply("请选择楼栋", buttons=((Button("1栋", "s:ab12:1"), Button("2栋", "s:ab12:2")),),
@@ -34,6 +40,7 @@ class Reply:
     photo: str | None = None
     key: str | None = field(default=None, compare=False)
     parse_mode: str | None = None
+    card: str | None = field(default=None, compare=False)
 
     def to_payload(self) -> dict[str, Any]:
         payload: dict[str, Any] = {"text": self.text}
@@ -45,6 +52,8 @@ class Reply:
             payload["key"] = self.key
         if self.parse_mode:
             payload["parse_mode"] = self.parse_mode
+        if self.card:
+            payload["card"] = self.card
         return payload
 
     @classmethod
@@ -59,6 +68,7 @@ class Reply:
             photo=payload.get("photo"),
             key=payload.get("key"),
             parse_mode=payload.get("parse_mode"),
+            card=payload.get("card"),
         )
 
     def button_texts(self) -> list[str]:

@@ -7,6 +7,21 @@ being sent, so each chat receives its messages in order across workers. A claim 
 lease: if the worker dies mid-send, the row becomes claimable again when the lease
 runs out — the only case in which a message can be sent twice.
 
+Cards (a payload with ``"card"``, e.g. a handler's case card ``"case:123"``): on a
+channel that can edit (``Channel.can_edit``: Telegram), delivering a card first edits
+the chat's previous message of the same card — the latest earlier *sent* row of that
+channel, chat and card — to the new card's content, then sends the new card as a new
+message as always. The old card thus shows the current state and only buttons that
+still apply, and the handler is still notified (edits are silent). Only that one
+previous message is edited (one extra API call per card); older messages of the card
+keep what they showed when they were superseded. The edit is best effort: a failed
+edit (the message was deleted, the network hiccuped, the adapter raised) is logged and
+the new card is sent anyway, so it never blocks or loses the card. Only a rate-limit
+answer (429) to the edit puts the whole row back, to be retried — edit first again —
+when the platform allows. Per-chat order holds because the earlier row is settled
+before this one can be claimed; a retried or re-leased row edits again, which Telegram
+answers "message is not modified" (counted as sent).
+
 Usage::
 
     worker = OutboxWorker(db, {"web": web_channel}, OutboxPolicy())
@@ -42,6 +57,8 @@ from bot.storage.db import Database
 from bot.storage.models import ChannelIdentity, OutboxMessage, OutboxStatus, utcnow
 
 log = logging.getLogger(__name__)
+
+CARD_LOOKBACK = 500  # messages of a chat searched back for the previous card to edit
 
 
 @dataclass(frozen=True)
@@ -163,11 +180,65 @@ class OutboxWorker:
 
     async def _send(self, row: OutboxMessage) -> SendResult:
         channel = self.channels[row.channel]
+        if channel.can_edit and isinstance(row.payload.get("card"), str):
+            refreshed = await self._refresh_previous_card(channel, row)
+            if isinstance(refreshed, RetryAfter):
+                return refreshed
         try:
             return await channel.send(Outbound(row.id, row.chat_id, row.payload))
         except Exception as exc:  # an adapter bug or an unmapped error: retry, never lose
             log.exception("channel %s raised while sending outbox row %s", row.channel, row.id)
             return TransientFailure(f"{type(exc).__name__}: {exc}")
+
+    async def _refresh_previous_card(self, channel: Channel, row: OutboxMessage) -> SendResult:
+        """Edit the chat's previous message of ``row``'s card to ``row``'s content.
+
+        Returns the edit's result (``Sent`` also when there was nothing to edit). Never
+        raises: only a ``RetryAfter`` result makes the caller hold the new card back.
+        """
+        try:
+            message_id = await self._previous_card_message(row)
+            if message_id is None:
+                return Sent()
+            payload = {k: v for k, v in row.payload.items() if k != "photo"}
+            payload["edit_message_id"] = message_id
+            result = await channel.send(Outbound(row.id, row.chat_id, payload))
+        except Exception as exc:  # an edit is a courtesy: never let it cost the new card
+            log.exception("refreshing the previous card for outbox row %s failed", row.id)
+            return TransientFailure(f"{type(exc).__name__}: {exc}")
+        if not isinstance(result, Sent):
+            log.info(
+                "outbox row %s: previous card message %s not edited: %s", row.id, message_id, result
+            )
+        return result
+
+    async def _previous_card_message(self, row: OutboxMessage) -> str | None:
+        """The platform id of the latest earlier sent message of the same card and chat,
+        looked for among the chat's last ``CARD_LOOKBACK`` messages before ``row`` (a walk
+        back along the ``ix_outbox_chat`` index), so a case's first card costs the same in
+        a chat with a long history. A card further up than that is left as it is."""
+        recent = (
+            select(OutboxMessage.id)
+            .where(
+                OutboxMessage.channel == row.channel,
+                OutboxMessage.chat_id == row.chat_id,
+                OutboxMessage.id < row.id,
+            )
+            .order_by(OutboxMessage.id.desc())
+            .limit(CARD_LOOKBACK)
+        )
+        async with self.db.transaction() as session:
+            return await session.scalar(
+                select(OutboxMessage.platform_message_id)
+                .where(
+                    OutboxMessage.id.in_(recent.scalar_subquery()),
+                    OutboxMessage.status == OutboxStatus.SENT,
+                    OutboxMessage.platform_message_id.is_not(None),
+                    OutboxMessage.payload["card"].as_string() == row.payload["card"],
+                )
+                .order_by(OutboxMessage.id.desc())
+                .limit(1)
+            )
 
     async def record(self, row: OutboxMessage, result: SendResult) -> None:
         now = self.clock()

@@ -198,6 +198,7 @@ class TelegramChannel(Channel):
 
     name: ClassVar[str] = CHANNEL
     library: ClassVar[str]
+    can_edit: ClassVar[bool] = True  # editMessageText, see ``send``
 
     def __init__(self, options: TelegramOptions) -> None:
         self.options = options
