@@ -38,9 +38,9 @@ from bot.outbox import worker as worker_module
 from bot.outbox.enqueue import OutboxWriter
 from bot.outbox.worker import OutboxPolicy, OutboxWorker
 from bot.storage.db import Database
-from bot.storage.models import Case, ChannelIdentity, OutboxMessage, OutboxStatus, utcnow
-from tests.conftest import TEST_TOKEN, make_app
+from bot.storage.models import Case, OutboxMessage, OutboxStatus, utcnow
 from tests.factories import SIGNER, Clock
+from tests.telegram_app import adopt_persona, telegram_app
 
 LIBRARIES = ["aiogram", "ptb"]
 RESIDENT = 810_001
@@ -108,40 +108,14 @@ class Telegram:
 @pytest.fixture(params=LIBRARIES)
 async def tg(request: pytest.FixtureRequest, tmp_path, _sqlite_template) -> AsyncIterator[Telegram]:
     db: Database = await _sqlite_template.connect(tmp_path / "linli.db")
-    emulator = Emulator(TEST_TOKEN)
-    base = await emulator.start()
-    app = await make_app(
-        db,
-        "web",
-        telegram_token=TEST_TOKEN,
-        telegram_api_base=base,
-        telegram_library=request.param,
-        telegram_mode="webhook",
-        outbox_backoff_base_seconds=0.01,
-    )
-    assert app.telegram is not None and app.scheduler is not None
-    clock = Clock()
-    app.dispatcher.clock = clock
-    app.scheduler.clock = clock
-    await app.telegram.start()
-    telegram = Telegram(app, emulator, app.telegram, clock)
-    await _on_telegram(telegram, "resident-1", RESIDENT, "张秀英")
-    await _on_telegram(telegram, "floor-1", FLOOR, "李建国")
-    yield telegram
-    await app.telegram.stop()
-    await emulator.stop()
-    await app.close()
-
-
-async def _on_telegram(tg: Telegram, persona: str, user: int, name: str) -> None:
-    """Make the demo persona this Telegram user."""
-    async with tg.app.db.transaction() as session:
-        identity = await session.scalar(
-            select(ChannelIdentity).where(ChannelIdentity.external_id == persona)
-        )
-        assert identity is not None
-        identity.channel, identity.external_id, identity.chat_id = "telegram", str(user), str(user)
-    tg.world.add_user(user, name)
+    async with telegram_app(db, request.param) as (app, emulator):
+        assert app.telegram is not None and app.scheduler is not None
+        clock = Clock()
+        app.dispatcher.clock = clock
+        app.scheduler.clock = clock
+        await adopt_persona(app, emulator, "resident-1", RESIDENT, "张秀英")
+        await adopt_persona(app, emulator, "floor-1", FLOOR, "李建国")
+        yield Telegram(app, emulator, app.telegram, clock)
 
 
 def _buttons(message: dict[str, Any]) -> list[dict[str, Any]]:

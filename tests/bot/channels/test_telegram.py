@@ -32,6 +32,7 @@ from bot.storage.models import (
 )
 from tests.conftest import TEST_TOKEN, make_app
 from tests.factories import enqueue, png_bytes
+from tests.telegram_app import adopt_persona, telegram_app
 
 LIBRARIES = ["aiogram", "ptb"]
 RESIDENT = 800_001
@@ -67,34 +68,13 @@ class Telegram:
 @pytest.fixture(params=LIBRARIES)
 async def tg(request: pytest.FixtureRequest, tmp_path, _sqlite_template) -> AsyncIterator[Telegram]:
     db: Database = await _sqlite_template.connect(tmp_path / "linli.db")
-    emulator = Emulator(TEST_TOKEN)
-    base = await emulator.start()
-    app = await make_app(
-        db,
-        "web",
-        telegram_token=TEST_TOKEN,
-        telegram_api_base=base,
-        telegram_library=request.param,
-        telegram_mode="webhook",
-        outbox_backoff_base_seconds=0.01,
-    )
-    assert app.telegram is not None
-    await app.telegram.start()
-    yield Telegram(app, emulator, app.telegram)
-    await app.telegram.stop()
-    await emulator.stop()
-    await app.close()
+    async with telegram_app(db, request.param) as (app, emulator):
+        assert app.telegram is not None
+        yield Telegram(app, emulator, app.telegram)
 
 
 async def _registered(tg: Telegram, user: int = RESIDENT) -> None:
-    """Make the demo's resident-1 this Telegram user."""
-    async with tg.app.db.transaction() as session:
-        identity = await session.scalar(
-            select(ChannelIdentity).where(ChannelIdentity.external_id == "resident-1")
-        )
-        assert identity is not None
-        identity.channel, identity.external_id, identity.chat_id = "telegram", str(user), str(user)
-    tg.world.add_user(user, "张秀英")
+    await adopt_persona(tg.app, tg.emulator, "resident-1", user, "张秀英")
 
 
 # -- webhook ------------------------------------------------------------------------
@@ -390,12 +370,7 @@ GROUP = -100_123
 
 
 async def _secretary(tg: Telegram, user: int) -> None:
-    async with tg.app.db.transaction() as session:
-        identity = await session.scalar(
-            select(ChannelIdentity).where(ChannelIdentity.external_id == "secretary")
-        )
-        assert identity is not None
-        identity.channel, identity.external_id, identity.chat_id = "telegram", str(user), str(user)
+    await adopt_persona(tg.app, tg.emulator, "secretary", user, "刘红梅")
 
 
 def _buttons(message: dict) -> list[dict]:
