@@ -25,6 +25,7 @@ from handlers import (
 from handlers.address import parse_address
 from handlers.case_cards import CASE_ACTION
 from handlers.emergency import emergency_first
+from knowledge.answer import answer_question
 
 
 async def _fallback(event: Incoming, ctx: Context) -> list[Reply]:
@@ -47,12 +48,23 @@ async def _fallback(event: Incoming, ctx: Context) -> list[Reply]:
     return await menu.not_understood(event, ctx)
 
 
+def _prepare(event: Incoming) -> None:
+    """Look free text up in the knowledge base and the matter table ahead of the
+    transaction; handlers then find the results cached (see ``Router.prepare``)."""
+    text = (event.text or "").strip()
+    if len(text) < 2 or text.startswith("/"):
+        return
+    answer_question(text)
+    report.sounds_like_report(text)
+
+
 def build_router(catalog: Catalog) -> Router:
     router = Router(
         fallback=_fallback,
         text_hook=emergency_first,
         group=group.in_group,
         group_actions=group.GROUP_ACTIONS,
+        prepare=_prepare,
     )
     router.command("start", registration.start)
     router.command("menu", menu.show_menu)

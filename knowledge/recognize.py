@@ -22,7 +22,7 @@ from __future__ import annotations
 
 from collections import Counter
 from dataclasses import dataclass
-from functools import cache
+from functools import cache, lru_cache
 
 from rank_bm25 import BM25Okapi
 from rapidfuzz import fuzz
@@ -34,6 +34,9 @@ WEIGHT_BM25 = 0.45
 WEIGHT_KEYWORDS = 0.4
 WEIGHT_EXAMPLES = 0.15
 FUZZY_MIN = 88
+
+
+RANK_CACHE = 4096
 
 
 @dataclass(frozen=True)
@@ -65,10 +68,17 @@ class MatterRecognizer:
         self.emergencies = [(e, [normalize(k) for k in e.keywords]) for e in table.emergencies]
 
     def rank(self, text: str, limit: int = 4) -> list[Guess]:
+        return list(self._ranked(text)[:limit])
+
+    @lru_cache(maxsize=RANK_CACHE)  # noqa: B019 - one recognizer lives as long as the process
+    def _ranked(self, text: str) -> tuple[Guess, ...]:
+        """Every matter ranked, kept per text: the chat layer ranks the same message more
+        than once (before its transaction, to hold the database lock for less time, and
+        inside it), and residents repeat the same short reports."""
         normalized = normalize(text)
         tokens = self.tokenizer.tokens(text)
         if not tokens:
-            return []
+            return ()
         bm25 = list(self.bm25.get_scores(tokens))
         top_bm25 = max(bm25) or 1.0
         joined = " ".join(tokens)
@@ -95,7 +105,7 @@ class MatterRecognizer:
             score *= min(1.0, 0.35 + keyword_score + bm25[index] / 10)
             scores.append((score, matter_id))
         scores.sort(reverse=True)
-        return [Guess(matter_id, round(score, 4)) for score, matter_id in scores[:limit]]
+        return tuple(Guess(matter_id, round(score, 4)) for score, matter_id in scores)
 
     def emergency(self, text: str) -> Emergency | None:
         normalized = normalize(text)

@@ -29,7 +29,7 @@ Usage::
 from __future__ import annotations
 
 from dataclasses import dataclass
-from functools import cache
+from functools import cache, lru_cache
 
 import numpy as np
 from rapidfuzz import fuzz
@@ -45,6 +45,8 @@ W_BIGRAM = 0.14
 W_CENTROID = 0.27
 W_FUZZY = 0.07
 BM25_HALF = 8.0  # a word-BM25 score that counts as half-way to certain
+SEARCH_CACHE = 4096
+CACHED_HITS = 8
 BIGRAM_HALF = 20.0  # the same for character bigrams, which match many more terms
 FUZZY_CANDIDATES = 12
 SHORT_QUERY = 6  # distinct tokens; longer texts always carry words no entry has
@@ -80,6 +82,17 @@ class FaqRetriever:
         self.vocabulary = [set(doc) for doc in self.bm25_entries.doc_freqs]
 
     def search(self, query: str, k: int = 3) -> list[Hit]:
+        if k <= CACHED_HITS:
+            return list(self._top(query)[:k])
+        return self._search(query, k)
+
+    @lru_cache(maxsize=SEARCH_CACHE)  # noqa: B019 - one retriever lives as long as the process
+    def _top(self, query: str) -> tuple[Hit, ...]:
+        """The best hits, kept per query: the chat layer looks a message up before its
+        database transaction (so the lock is held for less time) and again inside it."""
+        return tuple(self._search(query, CACHED_HITS))
+
+    def _search(self, query: str, k: int) -> list[Hit]:
         tokens = self.tokenizer.tokens(query)
         if not tokens or not self.entries:
             return []

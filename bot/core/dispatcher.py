@@ -91,6 +91,12 @@ class Dispatcher:
         self._locks = KeyedLocks()
 
     async def handle(self, event: Incoming) -> Outcome:
+        if (
+            self.router.prepare is not None
+            and event.text
+            and len(event.text) <= (self.config.max_text_length)
+        ):
+            self.router.prepare(event)
         async with self._locks.hold(event.conversation_key):
             try:
                 return await self._process(event, self._route)

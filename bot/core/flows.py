@@ -15,11 +15,12 @@ Usage::
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import timedelta
 from enum import Enum
 
+from bot.core.events import Incoming
 from bot.core.types import Handler
 from bot.core.viewer import Viewer
 from bot.storage.models import Role
@@ -67,6 +68,9 @@ class Router:
     # actions named in ``group_actions`` (read-only answers, never personal details).
     group: Handler | None = None
     group_actions: frozenset[str] = frozenset()
+    # Pure CPU work on an update's text done before its transaction opens (the answers
+    # are cached), so the database write lock is not held while it runs.
+    prepare: Callable[[Incoming], None] | None = None
 
     def command(
         self, name: str, handler: Handler, needs: Needs | frozenset[Role] = Needs.ANYONE
