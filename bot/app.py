@@ -46,13 +46,18 @@ from bot.storage.migrate import upgrade
 from bot.storage.models import AppSecret, ChannelIdentity, RoleGrant, User, utcnow
 from handlers import build_router
 from handlers.directory import room_address, usable_invite
+from handlers.menu import COVERAGE_ROLES
 from handlers.profile import short_address
 
 log = logging.getLogger(__name__)
 
-# Commands offered in Telegram's menu, in this order (all users; the bot answers a
-# command someone may not use with a clear denial).
-TELEGRAM_MENU = ("start", "menu", "report", "mycases", "ask", "todo", "me", "help", "cancel")
+# Commands offered in Telegram's menu, in this order: everyone's, and the longer one a
+# handler's private chat gets (anyone typing a command they may not use is told so).
+TELEGRAM_MENU = ("start", "menu", "report", "mycases", "ask", "me", "help", "cancel")
+TELEGRAM_STAFF_MENU = ("todo", "menu", "report", "mycases", "ask", "coverage", "me", "help")
+
+
+COVERAGE_ROLE_NAMES = {role.value for role in COVERAGE_ROLES}
 
 
 def telegram_channel(settings: Settings) -> TelegramChannel:
@@ -88,6 +93,7 @@ class App:
                     save_image=self.files.save_image,
                     read_image=lambda ref: self.files.path(ref).read_bytes(),
                     commands=self.telegram_commands,
+                    staff_menus=self.telegram_staff_menus,
                 )
             )
         self.worker = OutboxWorker(
@@ -175,13 +181,36 @@ class App:
             )
         return app
 
-    def telegram_commands(self) -> list[tuple[str, str]]:
+    def telegram_commands(self, names: tuple[str, ...] = TELEGRAM_MENU) -> list[tuple[str, str]]:
         """The command menu residents see in Telegram (``setMyCommands``)."""
         return [
             (name, self.catalog.t(f"commands.descriptions.{name}"))
-            for name in TELEGRAM_MENU
+            for name in names
             if name in self.router.commands
         ]
+
+    async def telegram_staff_menus(self) -> list[tuple[int, list[tuple[str, str]]]]:
+        """Each handler's Telegram chat with the staff menu (登记情况 only for those who
+        may see it)."""
+        async with self.db.transaction() as session:
+            rows = (
+                await session.execute(
+                    select(ChannelIdentity.chat_id, RoleGrant.role)
+                    .join(RoleGrant, RoleGrant.user_id == ChannelIdentity.user_id)
+                    .where(ChannelIdentity.channel == "telegram")
+                )
+            ).all()
+        roles: dict[int, set[str]] = {}
+        for chat_id, role in rows:
+            if chat_id.lstrip("-").isdigit():
+                roles.setdefault(int(chat_id), set()).add(role)
+        menus = []
+        for chat_id, held in roles.items():
+            names = tuple(
+                n for n in TELEGRAM_STAFF_MENU if n != "coverage" or held & COVERAGE_ROLE_NAMES
+            )
+            menus.append((chat_id, self.telegram_commands(names)))
+        return menus
 
     async def serve(self, stop: asyncio.Event) -> None:
         """Web server and delivery worker until ``stop`` is set; finishes in-flight work."""

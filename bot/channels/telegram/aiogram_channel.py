@@ -23,6 +23,7 @@ from aiogram.exceptions import (
 )
 from aiogram.types import (
     BotCommand,
+    BotCommandScopeChat,
     BufferedInputFile,
     CallbackQuery,
     InlineKeyboardButton,
@@ -138,8 +139,13 @@ class AiogramChannel(TelegramChannel):
     async def answer_callback(self, callback_id: str) -> None:
         await self.bot.answer_callback_query(callback_id)
 
-    async def set_commands(self, commands: list[tuple[str, str]]) -> None:
-        await self.bot.set_my_commands([BotCommand(command=c, description=d) for c, d in commands])
+    async def set_commands(
+        self, commands: list[tuple[str, str]], chat_id: int | None = None
+    ) -> None:
+        scope = BotCommandScopeChat(chat_id=chat_id) if chat_id is not None else None
+        await self.bot.set_my_commands(
+            [BotCommand(command=c, description=d) for c, d in commands], scope=scope
+        )
 
     async def set_webhook(self, url: str, secret: str) -> None:
         await self.bot.set_webhook(url, secret_token=secret, allowed_updates=ALLOWED_UPDATES)

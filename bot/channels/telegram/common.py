@@ -58,6 +58,8 @@ class Bridge:
     save_image: Callable[[bytes], str]
     read_image: Callable[[str], bytes]
     commands: Callable[[], list[tuple[str, str]]]
+    # Handlers' private chats get a longer menu (待办, 登记情况): (chat id, commands).
+    staff_menus: Callable[[], Awaitable[list[tuple[int, list[tuple[str, str]]]]]] | None = None
     is_infrastructure_error: Callable[[BaseException], bool] = lambda exc: False
 
 
@@ -244,7 +246,10 @@ class TelegramChannel(Channel):
     async def download(self, file_id: str) -> bytes: ...
 
     @abstractmethod
-    async def set_commands(self, commands: list[tuple[str, str]]) -> None: ...
+    async def set_commands(
+        self, commands: list[tuple[str, str]], chat_id: int | None = None
+    ) -> None:
+        """The menu for everyone, or for one private chat when ``chat_id`` is given."""
 
     @abstractmethod
     async def set_webhook(self, url: str, secret: str) -> None: ...
@@ -265,6 +270,9 @@ class TelegramChannel(Channel):
         if self.bridge is not None:
             try:
                 await self.set_commands(self.bridge.commands())
+                menus = await self.bridge.staff_menus() if self.bridge.staff_menus else []
+                for chat_id, commands in menus:
+                    await self.set_commands(commands, chat_id)
             except Exception as exc:  # a menu is a convenience; never block start-up
                 log.warning("setMyCommands failed: %s", exc)
 

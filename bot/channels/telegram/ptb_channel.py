@@ -20,6 +20,7 @@ os.environ.setdefault("PTB_TIMEDELTA", "1")
 from telegram import (  # noqa: E402
     Bot,
     BotCommand,
+    BotCommandScopeChat,
     InlineKeyboardButton,
     InlineKeyboardMarkup,
     Update,
@@ -166,8 +167,11 @@ class PtbChannel(TelegramChannel):
     async def answer_callback(self, callback_id: str) -> None:
         await self.bot.answer_callback_query(callback_id)
 
-    async def set_commands(self, commands: list[tuple[str, str]]) -> None:
-        await self.bot.set_my_commands([BotCommand(c, d) for c, d in commands])
+    async def set_commands(
+        self, commands: list[tuple[str, str]], chat_id: int | None = None
+    ) -> None:
+        scope = BotCommandScopeChat(chat_id) if chat_id is not None else None
+        await self.bot.set_my_commands([BotCommand(c, d) for c, d in commands], scope=scope)
 
     async def set_webhook(self, url: str, secret: str) -> None:
         await self.bot.set_webhook(url, secret_token=secret, allowed_updates=ALLOWED_UPDATES)

@@ -174,6 +174,20 @@ async def test_callback_data_fits_telegrams_64_bytes(tg: Telegram) -> None:
 async def test_the_command_menu_is_set_at_start(tg: Telegram) -> None:
     names = [c["command"] for c in tg.world.commands_for()]
     assert names[:3] == ["start", "menu", "report"] and "help" in names
+    assert "todo" not in names  # residents' menu: nothing they cannot use
+
+
+async def test_handlers_get_their_own_menu_in_their_private_chat(tg: Telegram) -> None:
+    floor, secretary = RESIDENT + 11, RESIDENT + 12
+    await adopt_persona(tg.app, tg.emulator, "floor-1", floor, "王志强")
+    await adopt_persona(tg.app, tg.emulator, "secretary", secretary, "刘红梅")
+    await tg.channel.start()  # menus are set when the bot starts
+    floor_menu = [c["command"] for c in tg.world.commands_for({"type": "chat", "chat_id": floor})]
+    secretary_menu = [
+        c["command"] for c in tg.world.commands_for({"type": "chat", "chat_id": secretary})
+    ]
+    assert floor_menu[0] == "todo" and "coverage" not in floor_menu
+    assert "todo" in secretary_menu and "coverage" in secretary_menu
 
 
 # -- photos -------------------------------------------------------------------------------
