@@ -22,15 +22,16 @@ from bot.emulator.server import METHODS
 from bot.emulator.world import ApiError, World
 
 
-async def _answer(world: World, name: str, params: dict[str, Any]) -> str:
+async def _answer(world: World, name: str, params: dict[str, Any]) -> tuple[int, str]:
+    """The HTTP status and JSON text the emulator's server would answer."""
     method = METHODS[name.lower()]
     try:
         result = method(world, params, None)
         if hasattr(result, "__await__"):
             result = await result
-        return json.dumps({"ok": True, "result": result}, ensure_ascii=False)
+        return 200, json.dumps({"ok": True, "result": result}, ensure_ascii=False)
     except ApiError as exc:
-        return json.dumps(exc.to_json(), ensure_ascii=False)
+        return exc.code, json.dumps(exc.to_json(), ensure_ascii=False)
 
 
 class WorldSession(BaseSession):
@@ -53,8 +54,7 @@ class WorldSession(BaseSession):
             prepared = self.prepare_value(value, bot=bot, files={})
             if prepared is not None:
                 params[key] = prepared
-        content = await _answer(self.world, method.__api_method__, params)
-        status = 200 if '"ok": true' in content[:12] else json.loads(content)["error_code"]
+        status, content = await _answer(self.world, method.__api_method__, params)
         response = self.check_response(bot, method, status, content)
         return response.result
 
@@ -66,7 +66,7 @@ class WorldSession(BaseSession):
         chunk_size: int = 65536,
         raise_for_status: bool = True,
     ) -> AsyncGenerator[bytes, None]:
-        stored = self.world.files_by_path.get(url.rsplit("/", 2)[-2] + "/" + url.rsplit("/", 1)[-1])
+        stored = self.world.files_by_path.get("/".join(url.rsplit("/", 2)[-2:]))
         yield stored.data if stored else b""
 
 
@@ -97,6 +97,5 @@ class WorldRequest(BaseRequest):
         pool_timeout: Any = None,
     ) -> tuple[int, bytes]:
         params = dict(request_data.parameters) if request_data is not None else {}
-        content = await _answer(self.world, url.rsplit("/", 1)[-1], params)
-        body = json.loads(content)
-        return (200 if body["ok"] else body["error_code"]), content.encode()
+        status, content = await _answer(self.world, url.rsplit("/", 1)[-1], params)
+        return status, content.encode()

@@ -218,7 +218,6 @@ async def run_linli(
     elapsed = await _spread(users, per_user, concurrency, step)
     while await _pending(app):
         await asyncio.sleep(0.01)
-    delivered = time.perf_counter()
     stop.set()
     await worker
     async with app.db.transaction() as session:
@@ -235,7 +234,6 @@ async def run_linli(
         out["cases"] = len(users)
         out["cases_created_messages"] = created
         out["cases_per_s"] = round(len(users) / elapsed, 1)
-    del delivered
     await channel.stop()
     await app.close()
     return out

@@ -34,9 +34,7 @@ WEIGHT_BM25 = 0.45
 WEIGHT_KEYWORDS = 0.4
 WEIGHT_EXAMPLES = 0.15
 FUZZY_MIN = 88
-
-
-RANK_CACHE = 4096
+RANK_CACHE = 4096  # texts whose ranking is kept
 
 
 @dataclass(frozen=True)

@@ -45,11 +45,11 @@ W_BIGRAM = 0.14
 W_CENTROID = 0.27
 W_FUZZY = 0.07
 BM25_HALF = 8.0  # a word-BM25 score that counts as half-way to certain
-SEARCH_CACHE = 4096
-CACHED_HITS = 8
 BIGRAM_HALF = 20.0  # the same for character bigrams, which match many more terms
 FUZZY_CANDIDATES = 12
 SHORT_QUERY = 6  # distinct tokens; longer texts always carry words no entry has
+SEARCH_CACHE = 4096  # queries whose best hits are kept
+CACHED_HITS = 8
 
 
 @dataclass(frozen=True)

@@ -5,14 +5,49 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from bot.app import App
+from bot.channels.telegram.common import TelegramChannel
 from bot.emulator.server import Emulator
+from bot.emulator.world import World
 from bot.storage.db import Database
 from bot.storage.models import ChannelIdentity
 from tests.conftest import TEST_TOKEN, make_app
+
+
+@dataclass
+class TelegramBed:
+    """An app, its Telegram channel and the emulator, driven update by update."""
+
+    app: App
+    emulator: Emulator
+    channel: TelegramChannel
+
+    @property
+    def world(self) -> World:
+        return self.emulator.world
+
+    async def feed(self, raw: dict[str, Any]) -> None:
+        """Hand one update to the adapter (as polling or the webhook would) and deliver
+        what it caused."""
+        await self.channel.process(self.channel.parse(raw))
+        await self.app.worker.drain()
+
+    async def say(self, user: int, text: str, chat: int | None = None) -> dict[str, Any]:
+        raw = self.world.user_says(user, text, chat)
+        await self.feed(raw)
+        return raw
+
+    def texts(self, chat: int) -> list[str]:
+        return [m.get("text") or m.get("caption") or "" for m in self.world.bot_messages(chat)]
+
+    async def count(self, model: type, *where: object) -> int:
+        async with self.app.db.transaction() as session:
+            return int(await session.scalar(select(func.count()).select_from(model).where(*where)))
 
 
 @asynccontextmanager

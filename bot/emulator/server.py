@@ -66,18 +66,12 @@ METHODS: dict[str, Method] = {
     "editmessagereplymarkup": lambda w, p, f: w.edit_markup(p),
     "answercallbackquery": lambda w, p, f: w.answer_callback(p),
     "setmycommands": lambda w, p, f: w.set_commands(p),
-    "getmycommands": lambda w, p, f: w.commands_for(_json_param(p.get("scope"))),
+    "getmycommands": lambda w, p, f: w.commands_for(p.get("scope")),
     "deletemycommands": lambda w, p, f: w.delete_commands(p),
     "getfile": lambda w, p, f: w.get_file(p),
     "close": lambda w, p, f: True,
     "logout": lambda w, p, f: True,
 }
-
-
-def _json_param(value: Any) -> Any:
-    if isinstance(value, str) and value[:1] in "[{":
-        return json.loads(value)
-    return value
 
 
 async def _params(request: web.Request) -> tuple[dict[str, Any], bytes | None]:

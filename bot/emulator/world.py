@@ -58,6 +58,23 @@ def bad_request(what: str) -> ApiError:
     return ApiError(400, f"Bad Request: {what}")
 
 
+def json_param(value: Any, what: str) -> Any:
+    """A parameter that may arrive as JSON text (form and query encodings) or as a value
+    already (a JSON body)."""
+    if not isinstance(value, str):
+        return value
+    try:
+        return json.loads(value)
+    except json.JSONDecodeError:
+        raise bad_request(f"can't parse {what} JSON object") from None
+
+
+def _scope_key(scope: Any) -> str:
+    """The stored form of a ``BotCommandScope`` (absent: the default scope)."""
+    parsed = json_param(scope, "scope") if scope else None
+    return json.dumps(parsed or {"type": "default"}, sort_keys=True)
+
+
 @dataclass
 class Chat:
     id: int
@@ -122,7 +139,6 @@ class World:
         self.token = token
         self.users: dict[int, Chat] = {}
         self.chats: dict[int, Chat] = {}
-        self.members: dict[int, set[int]] = defaultdict(set)
         self.blocked: set[int] = set()
         self.messages: dict[int, dict[int, dict[str, Any]]] = defaultdict(dict)
         self.sent_log: list[dict[str, Any]] = []  # every successful bot send, in order
@@ -156,10 +172,10 @@ class World:
         self.chats.setdefault(user_id, user)
         return user
 
-    def add_group(self, chat_id: int, title: str, members: tuple[int, ...] = ()) -> Chat:
+    def add_group(self, chat_id: int, title: str) -> Chat:
+        """A group anyone may write in (membership is not modelled: the bot never asks)."""
         group = Chat(chat_id, "group", title=title)
         self.chats[chat_id] = group
-        self.members[chat_id].update(members)
         return group
 
     def close(self) -> None:
@@ -337,11 +353,7 @@ class World:
     def _check_markup(markup: Any) -> dict[str, Any] | None:
         if markup in (None, ""):
             return None
-        if isinstance(markup, str):
-            try:
-                markup = json.loads(markup)
-            except json.JSONDecodeError:
-                raise bad_request("can't parse reply keyboard markup JSON object") from None
+        markup = json_param(markup, "reply keyboard markup")
         rows = markup.get("inline_keyboard") if isinstance(markup, dict) else None
         if rows is None:
             return markup
@@ -393,9 +405,7 @@ class World:
         )
 
     def send_poll(self, params: dict[str, Any]) -> dict[str, Any]:
-        options = params.get("options")
-        if isinstance(options, str):
-            options = json.loads(options)
+        options = json_param(params.get("options"), "options")
         if not params.get("question") or not isinstance(options, list) or len(options) < 2:
             raise bad_request("poll must have at least 2 option")
         chat = self._chat_for_send(params.get("chat_id"))
@@ -474,30 +484,22 @@ class World:
         return True
 
     def set_commands(self, params: dict[str, Any]) -> bool:
-        commands = params.get("commands")
-        if isinstance(commands, str):
-            commands = json.loads(commands)
+        commands = json_param(params.get("commands"), "commands")
         if not isinstance(commands, list):
             raise bad_request("can't parse commands JSON object")
         for command in commands:
             name = command.get("command", "")
             if not (1 <= len(name) <= 32 and name.replace("_", "").isalnum() and name.islower()):
                 raise bad_request("BOT_COMMAND_INVALID")
-        scope = params.get("scope") or {"type": "default"}
-        if isinstance(scope, str):
-            scope = json.loads(scope)
-        self.commands[json.dumps(scope, sort_keys=True)] = commands
+        self.commands[_scope_key(params.get("scope"))] = commands
         return True
 
     def delete_commands(self, params: dict[str, Any]) -> bool:
-        scope = params.get("scope") or {"type": "default"}
-        if isinstance(scope, str):
-            scope = json.loads(scope)
-        self.commands.pop(json.dumps(scope, sort_keys=True), None)
+        self.commands.pop(_scope_key(params.get("scope")), None)
         return True
 
-    def commands_for(self, scope: dict[str, Any] | None = None) -> list[dict[str, str]]:
-        return self.commands.get(json.dumps(scope or {"type": "default"}, sort_keys=True), [])
+    def commands_for(self, scope: dict[str, Any] | str | None = None) -> list[dict[str, str]]:
+        return self.commands.get(_scope_key(scope), [])
 
     def get_file(self, params: dict[str, Any]) -> dict[str, Any]:
         stored = self.files.get(str(params.get("file_id", "")))

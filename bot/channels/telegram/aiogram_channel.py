@@ -16,10 +16,8 @@ from aiogram.exceptions import (
     TelegramAPIError,
     TelegramBadRequest,
     TelegramForbiddenError,
-    TelegramNetworkError,
     TelegramNotFound,
     TelegramRetryAfter,
-    TelegramServerError,
 )
 from aiogram.types import (
     BotCommand,
@@ -163,10 +161,6 @@ class AiogramChannel(TelegramChannel):
                 return Sent()  # the card already shows this: nothing to change
             case TelegramBadRequest() | TelegramNotFound():
                 return Rejected(exc.message)
-            case TelegramNetworkError() | TelegramServerError():
-                return network_failure(exc)
-            case TelegramAPIError():
-                return network_failure(exc)
-            case OSError() | TimeoutError():
+            case TelegramAPIError():  # network, server errors and the rest: try again later
                 return network_failure(exc)
         return None

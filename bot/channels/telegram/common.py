@@ -40,14 +40,12 @@ CHANNEL = "telegram"
 POLL_TIMEOUT_SECONDS = 25
 GROUP_MESSAGES_PER_MINUTE = 20
 FINISHED_KEPT = 10_000
-IMAGE_MIME_PREFIX = "image/"
 
 
 @dataclass(frozen=True)
 class TelegramOptions:
     token: str
     api_base: str = "https://api.telegram.org"
-    bot_username: str = ""  # filled from getMe at start
 
 
 @dataclass(frozen=True)
@@ -60,7 +58,6 @@ class Bridge:
     commands: Callable[[], list[tuple[str, str]]]
     # Handlers' private chats get a longer menu (待办, 登记情况): (chat id, commands).
     staff_menus: Callable[[], Awaitable[list[tuple[int, list[tuple[str, str]]]]]] | None = None
-    is_infrastructure_error: Callable[[BaseException], bool] = lambda exc: False
 
 
 @dataclass(frozen=True)
@@ -123,7 +120,7 @@ def read_update(update: Any, bot_username: str) -> Facts | None:
         return Facts(
             update_id=update.update_id,
             chat_id=message.chat.id,
-            chat_type=str(message.chat.type),
+            chat_type=_chat_type(message.chat.type),
             user_id=query.from_user.id,
             display_name=_name(query.from_user),
             button=query.data,
@@ -136,12 +133,10 @@ def read_update(update: Any, bot_username: str) -> Facts | None:
     photo = None
     if message.photo:
         photo = message.photo[-1].file_id  # the largest size
-    elif message.document is not None and (message.document.mime_type or "").startswith(
-        IMAGE_MIME_PREFIX
-    ):
-        photo = message.document.file_id  # a photo sent "as a file"
     elif message.document is not None:
-        photo = message.document.file_id  # not an image: the core says so
+        # A photo sent "as a file" is kept like any photo; any other file is refused by
+        # the file store when it is saved, and the core says so.
+        photo = message.document.file_id
     if text is None and photo is None:
         return None
     facts = Facts(
@@ -204,7 +199,7 @@ class TelegramChannel(Channel):
 
     def __init__(self, options: TelegramOptions) -> None:
         self.options = options
-        self.bot_username = options.bot_username
+        self.bot_username = ""  # from getMe at start
         self.bridge: Bridge | None = None
         self._finished: dict[int, None] = {}  # recent update ids, oldest first
         self._waiters: dict[int, asyncio.Event] = {}
@@ -367,8 +362,7 @@ class TelegramChannel(Channel):
             try:
                 updates = fetch.result()
             except Exception as exc:
-                result = self.classify(exc) if isinstance(exc, Exception) else None
-                log.warning("getUpdates failed (%s): %s", type(result).__name__, exc)
+                log.warning("getUpdates failed (%s): %s", type(self._result(exc)).__name__, exc)
                 await _sleep_or_stop(stop, delay)
                 delay = min(delay * 2, 30.0)
                 continue
@@ -446,10 +440,18 @@ class TelegramChannel(Channel):
                 return Sent(await self.send_photo(chat_id, data, rendered))
             return Sent(await self.send_text(chat_id, rendered))
         except Exception as exc:
-            result = self.classify(exc)
+            result = self._result(exc)
             if result is None:
                 raise
             return result
+
+    def _result(self, exc: Exception) -> SendResult | None:
+        """The library's reading of its exception; a bare socket error or timeout that
+        the library let through is a network failure too."""
+        result = self.classify(exc)
+        if result is None and isinstance(exc, OSError | TimeoutError):
+            return network_failure(exc)
+        return result
 
 
 def not_modified(description: str) -> bool:

@@ -28,7 +28,6 @@ from telegram import (  # noqa: E402
 from telegram.error import (
     BadRequest,
     Forbidden,
-    NetworkError,
     TelegramError,
 )
 from telegram.error import (
@@ -80,9 +79,6 @@ class PtbChannel(TelegramChannel):
             raise
 
     async def ready(self) -> None:
-        await self._ensure_initialized()
-
-    async def _ensure_initialized(self) -> None:
         if not self._initialized:
             await self.application.initialize()
             self._initialized = True
@@ -94,7 +90,7 @@ class PtbChannel(TelegramChannel):
 
     # -- receiving ------------------------------------------------------------
     async def get_me_username(self) -> str:
-        await self._ensure_initialized()
+        await self.ready()
         return self.bot.username or ""
 
     async def get_updates(self, offset: int | None, timeout: int) -> list[Any]:
@@ -111,7 +107,7 @@ class PtbChannel(TelegramChannel):
         return Update.de_json(raw, self.bot)
 
     async def feed(self, update: Update) -> None:
-        await self._ensure_initialized()
+        await self.ready()
         await self.application.process_update(update)
         failure = self._failures.pop(update.update_id, None)
         if failure is not None:
@@ -191,8 +187,6 @@ class PtbChannel(TelegramChannel):
                 return Sent()
             case BadRequest():
                 return Rejected(exc.message)
-            case NetworkError() | TelegramError():
-                return network_failure(exc)
-            case OSError() | TimeoutError():
+            case TelegramError():  # network errors, timeouts and the rest: try again later
                 return network_failure(exc)
         return None

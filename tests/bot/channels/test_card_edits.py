@@ -32,15 +32,13 @@ from bot.channels.recording import RecordingChannel
 from bot.channels.telegram.common import TelegramChannel
 from bot.channels.web import WebChannel
 from bot.core.replies import Button, Reply
-from bot.emulator.server import Emulator
-from bot.emulator.world import World
 from bot.outbox import worker as worker_module
 from bot.outbox.enqueue import OutboxWriter
 from bot.outbox.worker import OutboxPolicy, OutboxWorker
 from bot.storage.db import Database
 from bot.storage.models import Case, OutboxMessage, OutboxStatus, utcnow
 from tests.factories import SIGNER, Clock
-from tests.telegram_app import adopt_persona, telegram_app
+from tests.telegram_app import TelegramBed, adopt_persona, telegram_app
 
 LIBRARIES = ["aiogram", "ptb"]
 RESIDENT = 810_001
@@ -51,22 +49,8 @@ LEAK = "楼上卫生间漏水到我家天花板了，墙皮都泡了"
 
 # -- end to end over Telegram --------------------------------------------------------------
 @dataclass
-class Telegram:
-    app: App
-    emulator: Emulator
-    channel: TelegramChannel
+class Telegram(TelegramBed):
     clock: Clock
-
-    @property
-    def world(self) -> World:
-        return self.emulator.world
-
-    async def feed(self, raw: dict[str, Any]) -> None:
-        await self.channel.process(self.channel.parse(raw))
-        await self.app.worker.drain()
-
-    async def say(self, user: int, text: str) -> None:
-        await self.feed(self.world.user_says(user, text))
 
     async def press(self, user: int, label: str, message_id: int | None = None) -> None:
         """Press the button ``label`` on ``message_id``, or on the latest message having it."""

@@ -7,7 +7,6 @@ from __future__ import annotations
 import asyncio
 import socket
 from collections.abc import AsyncIterator
-from dataclasses import dataclass
 
 import pytest
 from aiohttp import ClientSession
@@ -15,13 +14,10 @@ from aiohttp.test_utils import TestServer
 from sqlalchemy import func, select
 from sqlalchemy.exc import OperationalError
 
-from bot.app import App
 from bot.channels.base import Outbound, Rejected, RetryAfter, Sent
-from bot.channels.telegram.common import TelegramChannel
 from bot.channels.telegram.webhook import SECRET_HEADER, webhook_secret
 from bot.core.replies import Reply
 from bot.emulator.server import Emulator
-from bot.emulator.world import World
 from bot.storage.db import Database
 from bot.storage.models import (
     ChannelIdentity,
@@ -32,37 +28,11 @@ from bot.storage.models import (
 )
 from tests.conftest import TEST_TOKEN, make_app
 from tests.factories import enqueue, png_bytes
+from tests.telegram_app import TelegramBed as Telegram
 from tests.telegram_app import adopt_persona, telegram_app
 
 LIBRARIES = ["aiogram", "ptb"]
 RESIDENT = 800_001
-
-
-@dataclass
-class Telegram:
-    app: App
-    emulator: Emulator
-    channel: TelegramChannel
-
-    @property
-    def world(self) -> World:
-        return self.emulator.world
-
-    async def say(self, user: int, text: str, chat: int | None = None) -> dict:
-        raw = self.world.user_says(user, text, chat)
-        await self.feed(raw)
-        return raw
-
-    async def feed(self, raw: dict) -> None:
-        await self.channel.process(self.channel.parse(raw))
-        await self.app.worker.drain()
-
-    def texts(self, chat: int) -> list[str]:
-        return [m.get("text") or m.get("caption") or "" for m in self.world.bot_messages(chat)]
-
-    async def count(self, model: type, *where: object) -> int:
-        async with self.app.db.transaction() as session:
-            return int(await session.scalar(select(func.count()).select_from(model).where(*where)))
 
 
 @pytest.fixture(params=LIBRARIES)
@@ -394,7 +364,7 @@ def _buttons(message: dict) -> list[dict]:
 
 
 async def test_group_chatter_not_addressed_to_the_bot_gets_silence(tg: Telegram) -> None:
-    tg.world.add_group(GROUP, "1栋业主群", (RESIDENT,))
+    tg.world.add_group(GROUP, "1栋业主群")
     for text in ("今天谁家在装修啊", "楼上漏水了", "哈哈哈"):
         await tg.say(RESIDENT, text, GROUP)
     assert tg.world.bot_messages(GROUP) == []
@@ -405,7 +375,7 @@ async def test_group_question_with_a_mention_is_answered_for_all_with_private_li
     tg: Telegram,
 ) -> None:
     await _registered(tg)
-    tg.world.add_group(GROUP, "1栋业主群", (RESIDENT, RESIDENT + 1))
+    tg.world.add_group(GROUP, "1栋业主群")
     await tg.say(RESIDENT, "@linli_test_bot 楼上漏水把我家天花板泡坏了谁赔", GROUP)
     answer = tg.world.bot_messages(GROUP)[-1]
     assert "法律依据" in answer["text"] and "12348" in answer["text"]
@@ -423,7 +393,7 @@ async def test_group_question_with_a_mention_is_answered_for_all_with_private_li
 async def test_group_ask_command_answers_and_private_matters_are_sent_to_private_chat(
     tg: Telegram,
 ) -> None:
-    tg.world.add_group(GROUP, "2栋业主群", (RESIDENT,))
+    tg.world.add_group(GROUP, "2栋业主群")
     await tg.say(RESIDENT, "/ask@linli_test_bot 狗咬人了谁负责", GROUP)
     assert "法律依据" in tg.world.bot_messages(GROUP)[-1]["text"]
     for text in ("/report", "/start", "/me@linli_test_bot"):
@@ -439,7 +409,7 @@ async def test_group_ask_command_answers_and_private_matters_are_sent_to_private
 
 
 async def test_group_command_for_another_bot_is_ignored(tg: Telegram) -> None:
-    tg.world.add_group(GROUP, "1栋业主群", (RESIDENT,))
+    tg.world.add_group(GROUP, "1栋业主群")
     await tg.say(RESIDENT, "/ask@other_bot 狗咬人谁负责", GROUP)
     assert tg.world.bot_messages(GROUP) == []
 
@@ -448,7 +418,7 @@ async def test_secretary_posts_a_notice_in_the_group_and_others_may_not(tg: Tele
     secretary = RESIDENT + 7
     await _secretary(tg, secretary)
     await _registered(tg)
-    tg.world.add_group(GROUP, "1栋业主群", (RESIDENT, secretary))
+    tg.world.add_group(GROUP, "1栋业主群")
     await tg.say(secretary, "/notice 本周六上午九点在小区广场开展普法宣传", GROUP)
     notice = tg.world.bot_messages(GROUP)[-1]["text"]
     assert notice.startswith("📢 通知") and "普法宣传" in notice and "刘红梅" in notice
