@@ -214,6 +214,8 @@ class App:
 
     async def serve(self, stop: asyncio.Event) -> None:
         """Web server and delivery worker until ``stop`` is set; finishes in-flight work."""
+        if self.router.warm is not None:
+            await asyncio.to_thread(self.router.warm)
         runner = web.AppRunner(self.web_app(), handle_signals=False)
         await runner.setup()
         site = web.TCPSite(runner, self.settings.host, self.settings.port)

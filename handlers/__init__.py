@@ -48,6 +48,9 @@ async def _fallback(event: Incoming, ctx: Context) -> list[Reply]:
     return await menu.not_understood(event, ctx)
 
 
+WARM_TEXT = "楼上漏水了怎么办"
+
+
 def _prepare(event: Incoming) -> None:
     """Look free text up in the knowledge base and the matter table ahead of the
     transaction; handlers then find the results cached (see ``Router.prepare``)."""
@@ -58,6 +61,11 @@ def _prepare(event: Incoming) -> None:
     report.sounds_like_report(text)
 
 
+def _warm() -> None:
+    answer_question(WARM_TEXT)
+    report.sounds_like_report(WARM_TEXT)
+
+
 def build_router(catalog: Catalog) -> Router:
     router = Router(
         fallback=_fallback,
@@ -65,6 +73,7 @@ def build_router(catalog: Catalog) -> Router:
         group=group.in_group,
         group_actions=group.GROUP_ACTIONS,
         prepare=_prepare,
+        warm=_warm,
     )
     router.command("start", registration.start)
     router.command("menu", menu.show_menu)

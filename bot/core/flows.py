@@ -71,6 +71,9 @@ class Router:
     # Pure CPU work on an update's text done before its transaction opens (the answers
     # are cached), so the database write lock is not held while it runs.
     prepare: Callable[[Incoming], None] | None = None
+    # Loads what ``prepare`` needs (indexes, dictionaries: seconds of CPU) once, before a
+    # server accepts traffic, so the first resident's message is not the one that waits.
+    warm: Callable[[], None] | None = None
 
     def command(
         self, name: str, handler: Handler, needs: Needs | frozenset[Role] = Needs.ANYONE

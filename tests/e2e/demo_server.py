@@ -49,7 +49,7 @@ def run_demo(tmp: Path, *extra: str, env: dict[str, str] | None = None) -> Itera
         )
     base = f"http://127.0.0.1:{port}"
     try:
-        deadline = time.monotonic() + 30
+        deadline = time.monotonic() + 60
         while True:
             if proc.poll() is not None:
                 pytest.fail(f"linli demo exited with {proc.returncode}:\n{log_path.read_text()}")

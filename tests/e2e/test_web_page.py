@@ -56,6 +56,8 @@ def browser() -> Iterator[Browser]:
         _unavailable("needs the playwright python package (pip install -e '.[test]')")
     if not Path(CHROMIUM).exists():
         _unavailable("needs Debian's chromium at /usr/bin/chromium (apt-get install chromium)")
+    # Answers come back through the page's poll; CI machines are slow and shared.
+    expect.set_options(timeout=15_000)
     with sync_playwright() as pw:
         chromium = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
         yield chromium
