@@ -37,6 +37,7 @@ from bot.core.context import CoreConfig
 from bot.core.dispatcher import Dispatcher, Outcome
 from bot.core.events import Incoming
 from bot.demo import PERSONAS
+from bot.outbox.pacing import ChannelRate, Pacer
 from bot.outbox.worker import OutboxPolicy, OutboxWorker
 from bot.scheduler.jobs import Jobs
 from bot.scheduler.runner import Scheduler
@@ -106,8 +107,16 @@ class App:
                 poll_seconds=settings.outbox_poll_seconds,
                 concurrency=settings.outbox_concurrency,
             ),
+            pacer=Pacer(
+                {
+                    "telegram": ChannelRate(
+                        settings.telegram_rate_per_second, settings.telegram_chat_interval_seconds
+                    )
+                }
+            ),
         )
         self._dispatcher: Dispatcher | None = None
+        self.signer: ButtonSigner | None = None  # set by start()
         self.scheduler: Scheduler | None = None
         self.core_config = CoreConfig(
             max_text_length=settings.max_text_length,
@@ -130,7 +139,7 @@ class App:
     async def start(self, *, migrate: bool = True) -> None:
         if migrate:
             await upgrade(self.db)
-        signer = ButtonSigner(await self._button_secret())
+        signer = self.signer = ButtonSigner(await self._button_secret())
         self.scheduler = Scheduler(
             Jobs(self.db, signer, self.catalog, self.core_config),
             self.settings.scheduler_interval_seconds,

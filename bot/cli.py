@@ -21,6 +21,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.app import App
+from bot.cli_broadcast import add_broadcast_commands
 from bot.cli_telegram import add_telegram_commands
 from bot.config import Settings
 from bot.core.catalog import load_catalog
@@ -393,6 +394,7 @@ def build_parser() -> argparse.ArgumentParser:
     create.set_defaults(func=cmd_invite_create)
 
     add_telegram_commands(sub)
+    add_broadcast_commands(sub, with_db, _settings)
     return parser
 
 

@@ -64,6 +64,12 @@ class Settings(BaseSettings):
         default="polling", description="Long polling, or a webhook on this server"
     )
     telegram_webhook_path: str = "/telegram/webhook"
+    telegram_rate_per_second: float = Field(
+        default=25.0, gt=0, description="Messages a second to Telegram, all chats together"
+    )
+    telegram_chat_interval_seconds: float = Field(
+        default=1.0, ge=0, description="Seconds between two broadcast messages to one chat"
+    )
     telegram_webhook_secret: str = Field(
         default="",
         description="Secret token for the webhook header; derived from the token if empty",

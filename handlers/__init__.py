@@ -12,6 +12,7 @@ from bot.core.events import Incoming
 from bot.core.flows import Needs, Router
 from bot.core.replies import Reply
 from handlers import (
+    broadcast_flow,
     case_views,
     consult,
     coverage,
@@ -19,10 +20,12 @@ from handlers import (
     handling,
     menu,
     profile,
+    quiz,
     registration,
     report,
 )
 from handlers.address import parse_address
+from handlers.broadcast_targets import SENDER_ROLES
 from handlers.case_cards import CASE_ACTION
 from handlers.emergency import emergency_first
 from knowledge.answer import answer_question
@@ -85,6 +88,10 @@ def build_router(catalog: Catalog) -> Router:
     router.command("mycases", case_views.my_cases, needs=Needs.REGISTERED)
     router.command("todo", case_views.my_todo, needs=menu.HANDLER_ROLES)
     router.command("ask", consult.ask_command)
+    router.command("broadcast", broadcast_flow.start_notice, needs=SENDER_ROLES)
+    router.command("newquiz", broadcast_flow.start_quiz, needs=SENDER_ROLES)
+    router.command("unsubscribe", broadcast_flow.unsubscribe, needs=Needs.REGISTERED)
+    router.command("subscribe", broadcast_flow.subscribe, needs=Needs.REGISTERED)
 
     router.action("menu", menu.show_menu)
     router.action("help", menu.show_help)
@@ -100,11 +107,18 @@ def build_router(catalog: Catalog) -> Router:
     router.action("law", consult.show_law)
     router.action("reportq", consult.report_pending, needs=Needs.REGISTERED)
     router.action("lawyer", consult.to_lawyer, needs=Needs.REGISTERED)
+    router.action("broadcast", broadcast_flow.start_notice, needs=SENDER_ROLES)
+    router.action("newquiz", broadcast_flow.start_quiz, needs=SENDER_ROLES)
+    router.action("bstatus", broadcast_flow.show_status, needs=SENDER_ROLES)
+    router.action("bcancel", broadcast_flow.cancel, needs=SENDER_ROLES)
+    router.action("quiz", quiz.answer, needs=Needs.REGISTERED)
+    router.action("qboard", quiz.show_board, needs=Needs.REGISTERED)
 
     router.flow(registration.FLOW)
     router.flow(report.FLOW)
     router.flow(handling.FLOW)
     router.flow(consult.FLOW)
+    router.flow(broadcast_flow.FLOW)
 
     for command in router.commands:
         key = f"commands.aliases.{command}"

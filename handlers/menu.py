@@ -11,6 +11,7 @@ from bot.core.context import Context
 from bot.core.events import Incoming
 from bot.core.replies import Button, Reply
 from bot.storage.models import Role
+from handlers.broadcast_targets import SENDER_ROLES
 from handlers.profile import describe_duties, format_address, viewer_address
 
 COVERAGE_ROLES = frozenset({Role.SECRETARY, Role.BUILDING_LEADER, Role.ADMIN})
@@ -44,6 +45,13 @@ async def menu_reply(ctx: Context, lead: str | None = None) -> Reply:
         )
         if viewer.has_role(*COVERAGE_ROLES):
             rows.append([ctx.button(ctx.t("menu.coverage"), "coverage")])
+        if viewer.has_role(*SENDER_ROLES):
+            rows.append(
+                [
+                    ctx.button(ctx.t("menu.broadcast"), "broadcast"),
+                    ctx.button(ctx.t("menu.newquiz"), "newquiz"),
+                ]
+            )
         rows.append([ctx.button(ctx.t("menu.help"), "help")])
     body = f"{lead}\n\n{title}" if lead else title
     return ctx.reply("menu.view", buttons=rows, body=body)

@@ -39,6 +39,7 @@ import socket
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from enum import StrEnum
 
 from sqlalchemy import and_, exists, or_, select, update
 from sqlalchemy.orm import aliased
@@ -53,12 +54,21 @@ from bot.channels.base import (
     TransientFailure,
     Unreachable,
 )
+from bot.outbox.pacing import Pacer
 from bot.storage.db import Database
-from bot.storage.models import ChannelIdentity, OutboxMessage, OutboxStatus, utcnow
+from bot.storage.models import ChannelIdentity, OutboxMessage, OutboxStatus, Priority, utcnow
 
 log = logging.getLogger(__name__)
 
-CARD_LOOKBACK = 500  # messages of a chat searched back for the previous card to edit
+CARD_LOOKBACK = 500
+
+
+class Lane(StrEnum):
+    """Interactive rows (priority 0) and bulk rows (broadcasts) are claimed and sent by
+    separate loops."""
+
+    INTERACTIVE = "interactive"
+    BULK = "bulk"  # messages of a chat searched back for the previous card to edit
 
 
 @dataclass(frozen=True)
@@ -70,6 +80,10 @@ class OutboxPolicy:
     backoff_max_seconds: float = 600.0
     poll_seconds: float = 0.5
     concurrency: int = 16
+    # Broadcast rows leased per round and sent at once: small, so a reply waits for few
+    # of them at the rate limiter and a crash re-sends at most these.
+    bulk_batch_size: int = 50
+    bulk_concurrency: int = 8
 
     def backoff(self, attempts: int) -> timedelta:
         delay = min(self.backoff_base_seconds * 2 ** max(attempts - 1, 0), self.backoff_max_seconds)
@@ -85,30 +99,40 @@ class OutboxWorker:
         *,
         worker_id: str | None = None,
         clock: Callable[[], datetime] = utcnow,
+        pacer: Pacer | None = None,
     ) -> None:
         self.db = db
         self.channels = channels
         self.policy = policy or OutboxPolicy()
+        self.pacer = pacer or Pacer()
         self.worker_id = worker_id or f"{socket.gethostname()}:{os.getpid()}:{id(self):x}"
         self.clock = clock
-        self._wakeup = asyncio.Event()
+        self._wakeups = {lane: asyncio.Event() for lane in Lane}
 
     def wake(self) -> None:
         """Called after a commit that enqueued something: deliver now, not at next poll."""
-        self._wakeup.set()
+        for event in self._wakeups.values():
+            event.set()
 
     async def run(self, stop: asyncio.Event) -> None:
+        """Both lanes until ``stop``: replies and case notifications in one, broadcasts in
+        the other, so a long broadcast never holds a reply back behind its queue."""
         log.info("outbox worker %s started", self.worker_id)
+        await asyncio.gather(self._lane(stop, Lane.INTERACTIVE), self._lane(stop, Lane.BULK))
+        log.info("outbox worker %s stopped", self.worker_id)
+
+    async def _lane(self, stop: asyncio.Event, lane: Lane) -> None:
+        wakeup = self._wakeups[lane]
         while not stop.is_set():
             try:
-                handled = await self.run_once()
+                handled = await self.run_once(lane)
             except Exception:
-                log.exception("outbox worker round failed")
+                log.exception("outbox worker round (%s) failed", lane.value)
                 handled = 0
             if handled:
                 continue
-            self._wakeup.clear()
-            waiter = asyncio.ensure_future(self._wakeup.wait())
+            wakeup.clear()
+            waiter = asyncio.ensure_future(wakeup.wait())
             stopper = asyncio.ensure_future(stop.wait())
             await asyncio.wait(
                 {waiter, stopper},
@@ -117,7 +141,6 @@ class OutboxWorker:
             )
             waiter.cancel()
             stopper.cancel()
-        log.info("outbox worker %s stopped", self.worker_id)
 
     async def drain(self, max_rounds: int = 1000) -> int:
         """Deliver until nothing is due; returns how many rows were handled."""
@@ -129,21 +152,36 @@ class OutboxWorker:
             total += handled
         return total
 
-    async def run_once(self) -> int:
-        claimed = await self.claim()
+    async def run_once(self, lane: Lane | None = None) -> int:
+        """One claim-and-deliver round of ``lane`` (both, interactive first, if None)."""
+        if lane is None:
+            return await self.run_once(Lane.INTERACTIVE) + await self.run_once(Lane.BULK)
+        claimed = await self.claim(lane)
         if not claimed:
             return 0
-        semaphore = asyncio.Semaphore(self.policy.concurrency)
+        bulk = lane is Lane.BULK
+        semaphore = asyncio.Semaphore(
+            self.policy.bulk_concurrency if bulk else self.policy.concurrency
+        )
 
         async def deliver(row: OutboxMessage) -> None:
             async with semaphore:
+                await self.pacer.acquire(row.channel, row.chat_id, bulk=bulk)
                 result = await self._send(row)
+                if isinstance(result, RetryAfter):
+                    self.pacer.hold(row.channel, result.seconds)
                 await self.record(row, result)
 
         await asyncio.gather(*(deliver(row) for row in claimed))
         return len(claimed)
 
-    async def claim(self) -> list[OutboxMessage]:
+    async def claim(self, lane: Lane | None = None) -> list[OutboxMessage]:
+        """Lease due rows of ``lane`` (any lane if None), oldest first per priority.
+
+        A row waits while an earlier row of its chat is unsettled — of any priority for a
+        bulk row, of its own priority for an interactive one: a reply keeps its order
+        among replies but never waits for the broadcast queued before it.
+        """
         now = self.clock()
         earlier = aliased(OutboxMessage)
         blocked_by_earlier = exists().where(
@@ -151,6 +189,7 @@ class OutboxWorker:
             earlier.chat_id == OutboxMessage.chat_id,
             earlier.id < OutboxMessage.id,
             earlier.status.in_((OutboxStatus.PENDING, OutboxStatus.SENDING)),
+            earlier.priority <= OutboxMessage.priority,
         )
         due = or_(
             and_(
@@ -158,12 +197,16 @@ class OutboxWorker:
             ),
             and_(OutboxMessage.status == OutboxStatus.SENDING, OutboxMessage.lease_until < now),
         )
-        query = (
-            select(OutboxMessage)
-            .where(due, ~blocked_by_earlier, OutboxMessage.channel.in_(list(self.channels)))
-            .order_by(OutboxMessage.priority, OutboxMessage.id)
-            .limit(self.policy.batch_size)
+        query = select(OutboxMessage).where(
+            due, ~blocked_by_earlier, OutboxMessage.channel.in_(list(self.channels))
         )
+        limit = self.policy.batch_size
+        if lane is Lane.INTERACTIVE:
+            query = query.where(OutboxMessage.priority <= Priority.INTERACTIVE)
+        elif lane is Lane.BULK:
+            query = query.where(OutboxMessage.priority > Priority.INTERACTIVE)
+            limit = self.policy.bulk_batch_size
+        query = query.order_by(OutboxMessage.priority, OutboxMessage.id).limit(limit)
         if self.db.dialect == "postgresql":
             query = query.with_for_update(skip_locked=True, of=OutboxMessage)
         async with self.db.transaction() as session:

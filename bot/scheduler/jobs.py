@@ -20,9 +20,11 @@ from bot.core.context import CoreConfig
 from bot.outbox.enqueue import OutboxWriter
 from bot.storage.db import Database
 from bot.storage.models import OPEN_STATUSES, Case, CaseStatus
+from handlers.broadcasts import BroadcastService, due_broadcasts, sending_broadcasts
 from handlers.case_service import CaseService
 
 BATCH = 200
+BROADCASTS_PER_ROUND = 20
 AUTO_CLOSE_AFTER = timedelta(days=3)
 REMIND_AT = 0.25  # remind when a quarter of the level's time is left
 _LOCK_KEY = 0x4C494E4C49  # "LINLI"
@@ -33,10 +35,18 @@ class JobReport:
     escalated: int = 0
     reminded: int = 0
     closed: int = 0
+    broadcasts_started: int = 0
+    broadcasts_finished: int = 0
 
     @property
     def total(self) -> int:
-        return self.escalated + self.reminded + self.closed
+        return (
+            self.escalated
+            + self.reminded
+            + self.closed
+            + self.broadcasts_started
+            + self.broadcasts_finished
+        )
 
 
 class Jobs:
@@ -53,7 +63,38 @@ class Jobs:
         report.escalated = await self.escalate_overdue(now)
         report.reminded = await self.remind_before_deadline(now)
         report.closed = await self.close_unrated(now)
+        report.broadcasts_started = await self.start_broadcasts(now)
+        report.broadcasts_finished = await self.finish_broadcasts(now)
         return report
+
+    async def start_broadcasts(self, now: datetime) -> int:
+        """Scheduled broadcasts whose time has come: each expands into its outbox rows
+        in its own transaction, so one huge broadcast does not hold the others."""
+        started = 0
+        for _ in range(BROADCASTS_PER_ROUND):
+            async with self.db.transaction() as session:
+                if not await self._lock(session):
+                    return started
+                due = await due_broadcasts(session, now, limit=1)
+                if not due:
+                    return started
+                await self._broadcasts(session, now).start(due[0])
+                started += 1
+        return started
+
+    async def finish_broadcasts(self, now: datetime) -> int:
+        """Broadcasts whose every row has settled: marked done, the sender told."""
+        async with self.db.transaction() as session:
+            if not await self._lock(session):
+                return 0
+            service = self._broadcasts(session, now)
+            finished = 0
+            for broadcast in await sending_broadcasts(session, limit=BATCH):
+                finished += await service.finish_if_settled(broadcast)
+            return finished
+
+    def _broadcasts(self, session: AsyncSession, now: datetime) -> BroadcastService:
+        return BroadcastService(session, OutboxWriter(session, self.signer), self.catalog, now)
 
     async def escalate_overdue(self, now: datetime) -> int:
         query = select(Case).where(Case.status.in_(OPEN_STATUSES), Case.deadline <= now)

@@ -1,6 +1,12 @@
 """All mapped classes, imported here so ``Base.metadata`` is complete for Alembic."""
 
 from bot.storage.models.base import Base, utcnow
+from bot.storage.models.broadcasts import (
+    Broadcast,
+    BroadcastKind,
+    BroadcastStatus,
+    QuizAnswer,
+)
 from bot.storage.models.cases import (
     OPEN_STATUSES,
     Case,
@@ -33,6 +39,9 @@ __all__ = [
     "CaseStatus",
     "AppSecret",
     "Base",
+    "Broadcast",
+    "BroadcastKind",
+    "BroadcastStatus",
     "Building",
     "ChannelIdentity",
     "Compound",
@@ -43,6 +52,7 @@ __all__ = [
     "OutboxStatus",
     "Priority",
     "ProcessedUpdate",
+    "QuizAnswer",
     "Relation",
     "ResponsibilityZone",
     "Role",

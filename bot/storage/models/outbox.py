@@ -37,6 +37,7 @@ class OutboxMessage(Base):
     __table_args__ = (
         Index("ix_outbox_due", "status", "priority", "next_attempt_at"),
         Index("ix_outbox_chat", "channel", "chat_id", "id"),
+        Index("ix_outbox_broadcast", "broadcast_id", "status"),
     )
 
     id: Mapped[int] = mapped_column(BigIntPK, primary_key=True, autoincrement=True)
@@ -53,5 +54,8 @@ class OutboxMessage(Base):
     last_error: Mapped[str | None] = mapped_column(Text)
     platform_message_id: Mapped[str | None] = mapped_column(String(64))
     origin: Mapped[str] = mapped_column(String(80), default="")
+    broadcast_id: Mapped[int | None] = mapped_column(
+        ForeignKey("broadcast.id", ondelete="SET NULL")
+    )
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
     sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime())

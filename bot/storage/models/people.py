@@ -47,6 +47,8 @@ class User(Base):
     )
     relation: Mapped[str | None] = mapped_column(String(16))
     registered_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    # Set by /unsubscribe: no legal-education notices or quizzes; case messages still go.
+    notices_off_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
 
 

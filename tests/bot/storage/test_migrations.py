@@ -18,7 +18,7 @@ async def test_migrated_schema_matches_the_models(db: Database) -> None:
 
     async with db.engine.connect() as conn:
         assert await conn.run_sync(diff) == []
-    assert await current_revision(db) == "0002"
+    assert await current_revision(db) == "0003"
 
 
 async def test_timestamps_come_back_as_aware_utc(db: Database) -> None:

@@ -1,0 +1,79 @@
+"""Send rates per channel: what keeps a 10,000-recipient broadcast under the platform's
+limits without starving the replies residents are waiting for.
+
+Telegram allows about 30 messages a second per bot, about one a second per chat, and
+answers ``429 retry_after`` when pushed past either. The pacer keeps each channel
+under its configured global rate (a leaky bucket from ``aiolimiter`` whose burst is a
+tenth of a second's worth, so no one-second window sees more than the rate plus that
+burst), spaces bulk messages to the same chat by the per-chat interval, and holds a
+whole channel after a 429 for as long as the platform asked.
+
+Interactive messages (replies, case notifications) go through the same bucket — the
+platform counts them too — but the bulk lane has few senders in flight, so a reply
+waits at most for those few, never for the broadcast's queue. They are exempt from the
+per-chat spacing: they answer the resident's own message and are paced by the
+resident.
+
+Several processes each hold their own pacer; sharing the rate between processes is the
+job of a shared store (Redis), not of this module.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+from aiolimiter import AsyncLimiter
+
+BURST_SECONDS = 0.1  # the bucket's depth, in seconds of the rate
+CHAT_MEMORY = 50_000  # per-chat send times kept before old ones are forgotten
+
+
+@dataclass(frozen=True)
+class ChannelRate:
+    """``per_second`` for the whole channel (None: unlimited); ``chat_interval`` seconds
+    between two bulk messages to one chat (0: no spacing)."""
+
+    per_second: float | None = None
+    chat_interval: float = 0.0
+
+
+class Pacer:
+    def __init__(self, rates: Mapping[str, ChannelRate] | None = None) -> None:
+        self.rates = dict(rates or {})
+        self._buckets: dict[str, AsyncLimiter] = {}
+        for channel, rate in self.rates.items():
+            if rate.per_second:
+                depth = max(1.0, rate.per_second * BURST_SECONDS)
+                self._buckets[channel] = AsyncLimiter(depth, depth / rate.per_second)
+        self._held_until: dict[str, float] = {}
+        self._chat_next: dict[tuple[str, str], float] = {}
+
+    async def acquire(self, channel: str, chat_id: str, *, bulk: bool) -> None:
+        """Wait until one message to ``chat_id`` may go out on ``channel``."""
+        loop = asyncio.get_running_loop()
+        rate = self.rates.get(channel)
+        if bulk and rate is not None and rate.chat_interval > 0:
+            key = (channel, chat_id)
+            now = loop.time()
+            start = max(now, self._chat_next.get(key, 0.0))
+            self._chat_next[key] = start + rate.chat_interval
+            if len(self._chat_next) > CHAT_MEMORY:
+                self._forget(now)
+            if start > now:
+                await asyncio.sleep(start - now)
+        while (held := self._held_until.get(channel, 0.0) - loop.time()) > 0:
+            await asyncio.sleep(held)
+        bucket = self._buckets.get(channel)
+        if bucket is not None:
+            await bucket.acquire()
+
+    def hold(self, channel: str, seconds: float) -> None:
+        """The platform said 429: nothing more on ``channel`` for ``seconds``."""
+        until = asyncio.get_running_loop().time() + seconds
+        self._held_until[channel] = max(self._held_until.get(channel, 0.0), until)
+
+    def _forget(self, now: float) -> None:
+        for key in [k for k, t in self._chat_next.items() if t <= now]:
+            del self._chat_next[key]
