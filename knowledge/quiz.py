@@ -142,8 +142,7 @@ def _question(
     explanation = _text(raw, "explanation", where, problems)
     if len(explanation) > MAX_EXPLANATION_CHARS:
         problems.append(
-            f"{where}: explanation has {len(explanation)} characters "
-            f"(max {MAX_EXPLANATION_CHARS})"
+            f"{where}: explanation has {len(explanation)} characters (max {MAX_EXPLANATION_CHARS})"
         )
     citation = _text(raw, "citation", where, problems)
     if citation and (problem := law.problem(citation)) is not None:
@@ -190,7 +189,9 @@ def parse_quiz(files: dict[str, Any], law: LawLibrary) -> QuizBank:
             if question is None:
                 continue
             if question.id and question.id in seen:
-                problems.append(f"{topic}: duplicate id {question.id} (also in {seen[question.id]})")
+                problems.append(
+                    f"{topic}: duplicate id {question.id} (also in {seen[question.id]})"
+                )
             seen.setdefault(question.id, topic)
             questions.append(question)
     if problems:
