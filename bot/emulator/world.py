@@ -142,6 +142,8 @@ class World:
         self.blocked: set[int] = set()
         self.messages: dict[int, dict[int, dict[str, Any]]] = defaultdict(dict)
         self.sent_log: list[dict[str, Any]] = []  # every successful bot send, in order
+        self.sent_times: list[float] = []  # time.monotonic() of each sent_log entry
+        self.throttled = 0  # 429 answers given
         self.callback_answers: dict[str, dict[str, Any]] = {}
         self.commands: dict[str, list[dict[str, str]]] = {}
         self.files: dict[str, StoredFile] = {}
@@ -339,12 +341,14 @@ class World:
     def _throttle(self, chat: Chat) -> None:
         now = time.monotonic()
         if self.rate is not None and (wait := self.rate.take(now)) is not None:
+            self.throttled += 1
             raise ApiError(429, f"Too Many Requests: retry after {wait}", retry_after=wait)
         if chat.type != "private":
             sends = self._group_sends[chat.id]
             while sends and sends[0] <= now - 60:
                 sends.popleft()
             if len(sends) >= GROUP_MESSAGES_PER_MINUTE:
+                self.throttled += 1
                 wait = max(1, math.ceil(60 - (now - sends[0])))
                 raise ApiError(429, f"Too Many Requests: retry after {wait}", retry_after=wait)
             sends.append(now)
@@ -377,6 +381,7 @@ class World:
         }
         self.messages[chat.id][message_id] = message
         self.sent_log.append(message)
+        self.sent_times.append(time.monotonic())
         return message
 
     def send_message(self, params: dict[str, Any]) -> dict[str, Any]:

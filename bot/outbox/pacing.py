@@ -68,6 +68,12 @@ class Pacer:
         bucket = self._buckets.get(channel)
         if bucket is not None:
             await bucket.acquire()
+        if bulk and rate is not None and rate.chat_interval > 0:
+            # Held up by a 429 or the bucket: the next one to this chat counts from now.
+            key = (channel, chat_id)
+            self._chat_next[key] = max(
+                self._chat_next.get(key, 0.0), loop.time() + rate.chat_interval
+            )
 
     def hold(self, channel: str, seconds: float) -> None:
         """The platform said 429: nothing more on ``channel`` for ``seconds``."""

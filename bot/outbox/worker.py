@@ -164,15 +164,19 @@ class OutboxWorker:
             self.policy.bulk_concurrency if bulk else self.policy.concurrency
         )
 
-        async def deliver(row: OutboxMessage) -> None:
+        async def deliver(row: OutboxMessage) -> tuple[OutboxMessage, SendResult]:
             async with semaphore:
                 await self.pacer.acquire(row.channel, row.chat_id, bulk=bulk)
                 result = await self._send(row)
                 if isinstance(result, RetryAfter):
                     self.pacer.hold(row.channel, result.seconds)
-                await self.record(row, result)
+                if not bulk:  # a reply's status is settled as soon as it is known
+                    await self.record(row, result)
+                return row, result
 
-        await asyncio.gather(*(deliver(row) for row in claimed))
+        results = await asyncio.gather(*(deliver(row) for row in claimed))
+        if bulk:
+            await self.record_many(list(results))
         return len(claimed)
 
     async def claim(self, lane: Lane | None = None) -> list[OutboxMessage]:
@@ -284,7 +288,38 @@ class OutboxWorker:
             )
 
     async def record(self, row: OutboxMessage, result: SendResult) -> None:
+        await self.record_many([(row, result)])
+
+    async def record_many(self, results: list[tuple[OutboxMessage, SendResult]]) -> None:
+        """Settle rows in one transaction: a broadcast round's fifty results cost one
+        commit, not fifty (a crash before it re-sends at most that round's rows)."""
         now = self.clock()
+        async with self.db.transaction() as session:
+            for row, result in results:
+                await session.execute(
+                    update(OutboxMessage)
+                    .where(
+                        OutboxMessage.id == row.id,
+                        OutboxMessage.claimed_by == self.worker_id,
+                        OutboxMessage.status == OutboxStatus.SENDING,
+                    )
+                    .values(**self._settled(row, result, now))
+                )
+                if isinstance(result, Unreachable):
+                    await session.execute(
+                        update(ChannelIdentity)
+                        .where(
+                            ChannelIdentity.channel == row.channel,
+                            ChannelIdentity.chat_id == row.chat_id,
+                            ChannelIdentity.unreachable_at.is_(None),
+                        )
+                        .values(unreachable_at=now)
+                    )
+        for row, result in results:
+            if not isinstance(result, Sent):
+                log.warning("outbox row %s to %s: %s", row.id, row.channel, result)
+
+    def _settled(self, row: OutboxMessage, result: SendResult, now: datetime) -> dict[str, object]:
         values: dict[str, object] = {"lease_until": None}
         match result:
             case Sent(platform_message_id=message_id):
@@ -308,25 +343,4 @@ class OutboxWorker:
                 else:
                     values["status"] = OutboxStatus.PENDING
                     values["next_attempt_at"] = now + self.policy.backoff(attempts)
-        async with self.db.transaction() as session:
-            await session.execute(
-                update(OutboxMessage)
-                .where(
-                    OutboxMessage.id == row.id,
-                    OutboxMessage.claimed_by == self.worker_id,
-                    OutboxMessage.status == OutboxStatus.SENDING,
-                )
-                .values(**values)
-            )
-            if isinstance(result, Unreachable):
-                await session.execute(
-                    update(ChannelIdentity)
-                    .where(
-                        ChannelIdentity.channel == row.channel,
-                        ChannelIdentity.chat_id == row.chat_id,
-                        ChannelIdentity.unreachable_at.is_(None),
-                    )
-                    .values(unreachable_at=now)
-                )
-        if not isinstance(result, Sent):
-            log.warning("outbox row %s to %s: %s", row.id, row.channel, result)
+        return values
