@@ -44,7 +44,7 @@ from bot.scheduler.runner import Scheduler
 from bot.storage.db import Database
 from bot.storage.files import FileStore
 from bot.storage.migrate import upgrade
-from bot.storage.models import AppSecret, ChannelIdentity, RoleGrant, User, utcnow
+from bot.storage.models import AppSecret, ChannelIdentity, RoleGrant, SentPoll, User, utcnow
 from handlers import build_router
 from handlers.directory import room_address, usable_invite
 from handlers.menu import COVERAGE_ROLES
@@ -95,6 +95,8 @@ class App:
                     read_image=lambda ref: self.files.path(ref).read_bytes(),
                     commands=self.telegram_commands,
                     staff_menus=self.telegram_staff_menus,
+                    remember_poll=self.remember_poll,
+                    recall_poll=self.recall_poll,
                 )
             )
         self.worker = OutboxWorker(
@@ -220,6 +222,21 @@ class App:
             )
             menus.append((chat_id, self.telegram_commands(names)))
         return menus
+
+    async def remember_poll(self, poll_id: str, chat_id: str, options: list[str]) -> None:
+        async with self.db.transaction() as session:
+            session.add(
+                SentPoll(channel="telegram", poll_id=poll_id, chat_id=chat_id, options=options)
+            )
+
+    async def recall_poll(self, poll_id: str) -> list[str] | None:
+        async with self.db.transaction() as session:
+            options = await session.scalar(
+                select(SentPoll.options).where(
+                    SentPoll.channel == "telegram", SentPoll.poll_id == poll_id
+                )
+            )
+        return None if options is None else list(options)
 
     async def serve(self, stop: asyncio.Event) -> None:
         """Web server and delivery worker until ``stop`` is set; finishes in-flight work."""

@@ -37,6 +37,8 @@ from knowledge.quiz import QuizQuestion, load_quiz
 QUESTIONS_PER_QUIZ = 5
 LETTERS = "ABCD"
 BOARD_ROWS = 10
+# Telegram's limits for a quiz poll
+POLL_QUESTION_MAX, POLL_OPTION_MAX, POLL_EXPLANATION_MAX = 300, 100, 200
 
 
 def pick_questions(seed: str, count: int = QUESTIONS_PER_QUIZ) -> list[str]:
@@ -54,7 +56,29 @@ def question_reply(
     body = catalog.t(
         "quiz.question", n=index + 1, total=total, question=question.question, options=options
     )
-    return Reply(f"{lead}\n\n{body}" if lead else body, buttons=buttons, key="quiz.question")
+    poll = {
+        "lead": lead,
+        "question": catalog.t(
+            "quiz.poll_question", n=index + 1, total=total, question=question.question
+        )[:POLL_QUESTION_MAX],
+        "options": [text[:POLL_OPTION_MAX] for text in question.options],
+        "correct": question.answer,
+        "explanation": _poll_explanation(catalog, question),
+    }
+    return Reply(
+        f"{lead}\n\n{body}" if lead else body, buttons=buttons, key="quiz.question", poll=poll
+    )
+
+
+def _poll_explanation(catalog: Catalog, question: QuizQuestion) -> str:
+    """Telegram shows this under a native quiz poll once answered (200 characters)."""
+    article = load_law().get(question.citation)
+    basis = catalog.t("quiz.basis", basis=article.citation if article else question.citation)
+    room = POLL_EXPLANATION_MAX - len(basis) - 1
+    explanation = question.explanation
+    if len(explanation) > room:
+        explanation = explanation[: room - 1] + "…"
+    return f"{explanation}\n{basis}"
 
 
 def opening(catalog: Catalog, broadcast: Broadcast) -> Reply:

@@ -91,3 +91,14 @@ class SqliteTemplate:
 
 def postgres_url() -> str | None:
     return os.environ.get(POSTGRES_ENV) or None
+
+
+def head_revision() -> str:
+    """The newest migration, so tests need no edit when one is added."""
+    from alembic.script import ScriptDirectory
+
+    from bot.storage.migrate import alembic_config
+
+    head = ScriptDirectory.from_config(alembic_config()).get_current_head()
+    assert head is not None
+    return head

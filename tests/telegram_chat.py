@@ -30,6 +30,7 @@ from bot.storage.models import ChannelIdentity, OutboxMessage, ProcessedUpdate
 from tests.chat import ChatDriver
 
 FIRST_USER_ID = 710_000
+POLL_OPTION = "poll-option:"  # a test-side button standing for a vote in a native poll
 
 
 class TelegramChat(ChatDriver):
@@ -123,6 +124,9 @@ class TelegramChat(ChatDriver):
         else:
             if photo is not None:
                 raw = self.world.user_sends_photo(tg, photo, caption=text)
+            elif button is not None and button.startswith(POLL_OPTION):
+                poll_id, _, option = button.removeprefix(POLL_OPTION).rpartition(":")
+                raw = self.world.user_answers_poll(tg, poll_id, int(option))
             elif button is not None:
                 raw = self.world.user_presses(tg, tg, self._message_with(tg, button), button)
             else:
@@ -204,6 +208,13 @@ class TelegramChat(ChatDriver):
                 .order_by(OutboxMessage.id.desc())
                 .limit(1)
             )
+        if "poll" in message:  # a native quiz poll: its options are what the user taps
+            poll = message["poll"]
+            options = tuple(
+                (Button(o["text"], f"{POLL_OPTION}{poll['id']}:{i}"),)
+                for i, o in enumerate(poll["options"])
+            )
+            return Reply(poll["question"], buttons=options, key=(payload or {}).get("key"))
         rows = (message.get("reply_markup") or {}).get("inline_keyboard", [])
         buttons = tuple(
             tuple(Button(b["text"], b.get("callback_data") or b.get("url", "")) for b in row)

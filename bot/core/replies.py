@@ -41,6 +41,10 @@ class Reply:
     key: str | None = field(default=None, compare=False)
     parse_mode: str | None = None
     card: str | None = field(default=None, compare=False)
+    # A quiz question a channel may show natively (a Telegram quiz poll): ``lead``,
+    # ``question``, ``options``, ``correct``, ``explanation``. The buttons stay the
+    # answer everywhere: one row per option, in order, each the option's answer action.
+    poll: dict[str, Any] | None = field(default=None, compare=False)
 
     def to_payload(self) -> dict[str, Any]:
         payload: dict[str, Any] = {"text": self.text}
@@ -54,6 +58,8 @@ class Reply:
             payload["parse_mode"] = self.parse_mode
         if self.card:
             payload["card"] = self.card
+        if self.poll:
+            payload["poll"] = self.poll
         return payload
 
     @classmethod
@@ -69,6 +75,7 @@ class Reply:
             key=payload.get("key"),
             parse_mode=payload.get("parse_mode"),
             card=payload.get("card"),
+            poll=payload.get("poll"),
         )
 
     def button_texts(self) -> list[str]:

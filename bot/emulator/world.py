@@ -32,6 +32,8 @@ from typing import Any
 BOT_ID = 7000001
 BOT_USERNAME = "linli_test_bot"
 MAX_CALLBACK_DATA = 64
+MAX_POLL_QUESTION = 300
+MAX_POLL_EXPLANATION = 200
 MAX_TEXT = 4096
 GROUP_MESSAGES_PER_MINUTE = 20
 
@@ -144,6 +146,8 @@ class World:
         self.sent_log: list[dict[str, Any]] = []  # every successful bot send, in order
         self.sent_times: list[float] = []  # time.monotonic() of each sent_log entry
         self.throttled = 0  # 429 answers given
+        self.polls: dict[str, dict[str, Any]] = {}
+        self._poll_voters: dict[str, set[int]] = defaultdict(set)
         self.callback_answers: dict[str, dict[str, Any]] = {}
         self.commands: dict[str, list[dict[str, str]]] = {}
         self.files: dict[str, StoredFile] = {}
@@ -286,6 +290,29 @@ class World:
             }
         )
 
+    def user_answers_poll(self, user_id: int, poll_id: str, option: int) -> dict[str, Any]:
+        """A vote in a poll the bot sent. Like Telegram, a quiz poll takes one answer per
+        user and cannot be changed: a second vote raises."""
+        poll = self.polls[poll_id]
+        voters = self._poll_voters[poll_id]
+        if poll["type"] == "quiz" and user_id in voters:
+            raise ValueError(f"user {user_id} already answered quiz poll {poll_id}")
+        if not 0 <= option < len(poll["options"]):
+            raise ValueError(f"poll {poll_id} has no option {option}")
+        voters.add(user_id)
+        poll["options"][option]["voter_count"] += 1
+        poll["total_voter_count"] += 1
+        return self.push_update(
+            {
+                "poll_answer": {
+                    "poll_id": poll_id,
+                    "user": self._from(user_id),
+                    "option_ids": [option],
+                    "option_persistent_ids": [str(option)],
+                }
+            }
+        )
+
     def old_bot_message(self, chat_id: int, text: str) -> dict[str, Any]:
         """A message the bot sent before anything was recorded (a previous deployment)."""
         return self._bot_message(self.chats[chat_id], text=text)
@@ -419,17 +446,36 @@ class World:
         poll = {
             "id": secrets.token_hex(8),
             "question": params["question"],
-            "options": [{"text": t, "voter_count": 0} for t in texts],
+            "options": [
+                {"persistent_id": str(i), "text": t, "voter_count": 0} for i, t in enumerate(texts)
+            ],
             "total_voter_count": 0,
             "is_closed": False,
             "is_anonymous": str(params.get("is_anonymous", "true")).lower() != "false",
             "type": params.get("type", "regular"),
             "allows_multiple_answers": False,
+            "allows_revoting": False,
+            "members_only": False,
         }
         if poll["type"] == "quiz":
-            poll["correct_option_id"] = int(params.get("correct_option_id", 0))
+            # Bot API 9.6 takes ``correct_option_ids``; older clients send the single id.
+            raw_ids = params.get("correct_option_ids")
+            ids = (
+                json_param(raw_ids, "correct option ids")
+                if raw_ids is not None
+                else [params.get("correct_option_id", 0)]
+            )
+            correct = [int(i) for i in ids]
+            if len(correct) != 1 or not 0 <= correct[0] < len(texts):
+                raise bad_request("wrong correct option ID specified")
+            poll["correct_option_ids"] = correct
             if params.get("explanation"):
+                if len(params["explanation"]) > MAX_POLL_EXPLANATION:
+                    raise bad_request("explanation is too long")
                 poll["explanation"] = params["explanation"]
+        if len(params["question"]) > MAX_POLL_QUESTION:
+            raise bad_request("poll question length must not exceed 300")
+        self.polls[poll["id"]] = poll
         return self._bot_message(chat, poll=poll)
 
     def _editable(self, params: dict[str, Any]) -> dict[str, Any]:

@@ -107,10 +107,12 @@ async def test_quiz_campaign_scores_each_answer_once_and_ranks_buildings(
     first = question.button_texts()[0]
     after = await chat.press("resident-1", first)
     assert after[-1].key == "quiz.question" and "第 2/5 题" in after[-1].text
-    assert "依据：《" in after[-1].text
-    chat.last["resident-1"] = [question]  # press the first question's button again
-    again = await chat.press("resident-1", first)
-    assert "已经答过" in again[-1].text
+    seen = chat.text(after) + chat.text(await chat.inbox("resident-1"))
+    assert "依据：《" in seen  # the explanation came (a message before the poll on Telegram)
+    if chat.channel != "telegram":  # Telegram's quiz polls take one vote, like the core
+        chat.last["resident-1"] = [question]  # press the first question's button again
+        again = await chat.press("resident-1", first)
+        assert "已经答过" in again[-1].text
     for _ in range(4):
         current = chat.last["resident-1"][-1]
         await chat.press("resident-1", current.button_texts()[1])

@@ -27,12 +27,14 @@ from aiogram.types import (
     InlineKeyboardButton,
     InlineKeyboardMarkup,
     Message,
+    PollAnswer,
     Update,
 )
 
 from bot.channels.base import Rejected, RetryAfter, SendResult, Sent, Unreachable
 from bot.channels.telegram.common import (
     Keyboard,
+    QuizPoll,
     Rendered,
     TelegramChannel,
     TelegramOptions,
@@ -41,7 +43,7 @@ from bot.channels.telegram.common import (
 )
 from bot.storage.files import BadImage
 
-ALLOWED_UPDATES = ["message", "callback_query"]
+ALLOWED_UPDATES = ["message", "callback_query", "poll_answer"]
 
 
 class AiogramChannel(TelegramChannel):
@@ -56,11 +58,15 @@ class AiogramChannel(TelegramChannel):
         self.dispatcher = Dispatcher()
         self.dispatcher.message.register(self._on_message)
         self.dispatcher.callback_query.register(self._on_callback)
+        self.dispatcher.poll_answer.register(self._on_poll_answer)
 
     async def _on_message(self, message: Message, event_update: Update) -> None:
         await self.on_update(event_update)
 
     async def _on_callback(self, query: CallbackQuery, event_update: Update) -> None:
+        await self.on_update(event_update)
+
+    async def _on_poll_answer(self, answer: PollAnswer, event_update: Update) -> None:
         await self.on_update(event_update)
 
     async def stop(self) -> None:
@@ -124,6 +130,19 @@ class AiogramChannel(TelegramChannel):
             parse_mode=rendered.parse_mode,
         )
         return str(message.message_id)
+
+    async def send_quiz_poll(self, chat_id: int, poll: QuizPoll) -> tuple[str, str]:
+        message = await self.bot.send_poll(
+            chat_id,
+            poll.question,
+            options=list(poll.options),
+            is_anonymous=False,
+            type="quiz",
+            correct_option_ids=[poll.correct],
+            explanation=poll.explanation or None,
+        )
+        assert message.poll is not None
+        return str(message.message_id), message.poll.id
 
     async def edit_text(self, chat_id: int, message_id: int, rendered: Rendered) -> None:
         await self.bot.edit_message_text(

@@ -58,6 +58,11 @@ class Bridge:
     commands: Callable[[], list[tuple[str, str]]]
     # Handlers' private chats get a longer menu (待办, 登记情况): (chat id, commands).
     staff_menus: Callable[[], Awaitable[list[tuple[int, list[tuple[str, str]]]]]] | None = None
+    # Native quiz polls: keep a sent poll's per-option answer data (poll id, chat id,
+    # data), and find it again when a ``poll_answer`` names the poll. Without these
+    # the adapter sends quiz questions as messages with buttons.
+    remember_poll: Callable[[str, str, list[str]], Awaitable[None]] | None = None
+    recall_poll: Callable[[str], Awaitable[list[str] | None]] | None = None
 
 
 @dataclass(frozen=True)
@@ -108,10 +113,34 @@ class Facts:
     callback_id: str | None = None
     photo_file_id: str | None = None
     addressed: bool = True  # in a group: a command, a mention or a reply to the bot
+    poll_id: str | None = None  # a poll answer: which poll, which option
+    poll_option: int | None = None
+
+
+@dataclass(frozen=True)
+class QuizPoll:
+    question: str
+    options: tuple[str, ...]
+    correct: int
+    explanation: str
 
 
 def read_update(update: Any, bot_username: str) -> Facts | None:
-    """None for update kinds the bot does not use (edits, polls, member changes …)."""
+    """None for update kinds the bot does not use (edits, poll states, member changes …)."""
+    answer = getattr(update, "poll_answer", None)
+    if answer is not None:
+        user = getattr(answer, "user", None)
+        if user is None or not answer.option_ids:
+            return None  # an anonymous voter, or a retracted vote
+        return Facts(
+            update_id=update.update_id,
+            chat_id=user.id,  # the bot sends quiz polls in private chats only
+            chat_type="private",
+            user_id=user.id,
+            display_name=_name(user),
+            poll_id=answer.poll_id,
+            poll_option=answer.option_ids[0],
+        )
     query = getattr(update, "callback_query", None)
     if query is not None:
         message = query.message
@@ -232,6 +261,10 @@ class TelegramChannel(Channel):
     async def send_photo(self, chat_id: int, data: bytes, rendered: Rendered) -> str: ...
 
     @abstractmethod
+    async def send_quiz_poll(self, chat_id: int, poll: QuizPoll) -> tuple[str, str]:
+        """sendPoll (type quiz, not anonymous) → (message id, poll id)."""
+
+    @abstractmethod
     async def edit_text(self, chat_id: int, message_id: int, rendered: Rendered) -> None: ...
 
     @abstractmethod
@@ -305,9 +338,22 @@ class TelegramChannel(Channel):
         facts = read_update(update, self.bot_username)
         if facts is None or not facts.addressed:
             return  # not for us: acknowledged, nothing stored, nothing said
+        if facts.poll_id is not None:
+            facts.button = await self._poll_button(facts, bridge)
+            if facts.button is None:
+                return  # a poll we did not send, or one whose record is gone
         await bridge.handle(await self._incoming(facts, bridge))
         if facts.callback_id is not None:
             await self._answer_quietly(facts.callback_id)
+
+    async def _poll_button(self, facts: Facts, bridge: Bridge) -> str | None:
+        """A quiz poll answer is the press of that option's answer button."""
+        if bridge.recall_poll is None or facts.poll_id is None or facts.poll_option is None:
+            return None
+        options = await bridge.recall_poll(facts.poll_id)
+        if options is None or not 0 <= facts.poll_option < len(options):
+            return None
+        return options[facts.poll_option]
 
     async def _incoming(self, facts: Facts, bridge: Bridge) -> Incoming:
         photo = None
@@ -431,6 +477,9 @@ class TelegramChannel(Channel):
             if edit_of:
                 await self.edit_text(chat_id, int(edit_of), rendered)
                 return Sent(str(edit_of))
+            poll = message.payload.get("poll")
+            if poll and chat_id > 0 and self.bridge and self.bridge.remember_poll:
+                return Sent(await self._send_poll(chat_id, poll, rendered))
             if rendered.photo:
                 assert self.bridge is not None
                 try:
@@ -444,6 +493,30 @@ class TelegramChannel(Channel):
             if result is None:
                 raise
             return result
+
+    async def _send_poll(self, chat_id: int, poll: dict[str, Any], rendered: Rendered) -> str:
+        """A quiz question as a native quiz poll: the lead (the verdict on the previous
+        answer, or the campaign's opening) as a message, then the poll, whose answers are
+        remembered as the presses of the options' buttons. A failure after the lead went
+        out sends the lead again on retry; the poll itself is sent once it is recorded."""
+        assert self.bridge is not None and self.bridge.remember_poll is not None
+        if poll.get("lead"):
+            await self.send_text(chat_id, Rendered(text=poll["lead"]))
+        quiz = QuizPoll(
+            question=poll["question"],
+            options=tuple(poll["options"]),
+            correct=int(poll["correct"]),
+            explanation=poll.get("explanation", ""),
+        )
+        message_id, poll_id = await self.send_quiz_poll(chat_id, quiz)
+        answers = [
+            data
+            for row in (rendered.keyboard.rows if rendered.keyboard else ())
+            for _, data, _ in row
+            if data
+        ]
+        await self.bridge.remember_poll(poll_id, str(chat_id), answers)
+        return message_id
 
     def _result(self, exc: Exception) -> SendResult | None:
         """The library's reading of its exception; a bare socket error or timeout that

@@ -39,6 +39,7 @@ from telegram.request import HTTPXRequest
 from bot.channels.base import Rejected, RetryAfter, SendResult, Sent, Unreachable
 from bot.channels.telegram.common import (
     Keyboard,
+    QuizPoll,
     Rendered,
     TelegramChannel,
     TelegramOptions,
@@ -47,7 +48,7 @@ from bot.channels.telegram.common import (
 )
 from bot.storage.files import BadImage
 
-ALLOWED_UPDATES = ["message", "callback_query"]
+ALLOWED_UPDATES = ["message", "callback_query", "poll_answer"]
 SEND_POOL = 32  # concurrent sends of the delivery worker
 
 
@@ -150,6 +151,19 @@ class PtbChannel(TelegramChannel):
             parse_mode=rendered.parse_mode,
         )
         return str(message.message_id)
+
+    async def send_quiz_poll(self, chat_id: int, poll: QuizPoll) -> tuple[str, str]:
+        message = await self.bot.send_poll(
+            chat_id,
+            poll.question,
+            list(poll.options),
+            is_anonymous=False,
+            type="quiz",
+            correct_option_ids=[poll.correct],
+            explanation=poll.explanation or None,
+        )
+        assert message.poll is not None
+        return str(message.message_id), message.poll.id
 
     async def edit_text(self, chat_id: int, message_id: int, rendered: Rendered) -> None:
         await self.bot.edit_message_text(

@@ -17,7 +17,7 @@ from bot.storage.models.cases import (
     CaseStatus,
 )
 from bot.storage.models.conversation import ConversationState, ProcessedUpdate
-from bot.storage.models.outbox import OutboxMessage, OutboxStatus, Priority
+from bot.storage.models.outbox import OutboxMessage, OutboxStatus, Priority, SentPoll
 from bot.storage.models.people import ChannelIdentity, Invite, Relation, Role, RoleGrant, User
 from bot.storage.models.structure import (
     Building,
@@ -58,6 +58,7 @@ __all__ = [
     "Role",
     "RoleGrant",
     "Room",
+    "SentPoll",
     "Unit",
     "User",
     "WebMessage",

@@ -11,7 +11,7 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import ForeignKey, Index, Integer, SmallInteger, String, Text
+from sqlalchemy import ForeignKey, Index, Integer, SmallInteger, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
 from bot.storage.models.base import Base, BigIntPK, JSONType, UTCDateTime, utcnow
@@ -59,3 +59,19 @@ class OutboxMessage(Base):
     )
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
     sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+
+
+class SentPoll(Base):
+    """A native quiz poll the bot sent: its answers arrive as ``poll_answer`` updates
+    naming only the poll, so the options' answer actions (signed button data, as the
+    outbox row carried them) are kept here to turn an answer back into a press."""
+
+    __tablename__ = "sent_poll"
+    __table_args__ = (UniqueConstraint("channel", "poll_id"),)
+
+    id: Mapped[int] = mapped_column(BigIntPK, primary_key=True, autoincrement=True)
+    channel: Mapped[str] = mapped_column(String(16))
+    poll_id: Mapped[str] = mapped_column(String(64))
+    chat_id: Mapped[str] = mapped_column(String(64))
+    options: Mapped[list[str]] = mapped_column(JSONType)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
