@@ -1,5 +1,6 @@
 """All mapped classes, imported here so ``Base.metadata`` is complete for Alembic."""
 
+from bot.storage.models.admin import AdminAccount, AdminSession
 from bot.storage.models.base import Base, utcnow
 from bot.storage.models.broadcasts import (
     Broadcast,
@@ -30,6 +31,8 @@ from bot.storage.models.structure import (
 from bot.storage.models.web import AppSecret, WebMessage, WebSession
 
 __all__ = [
+    "AdminAccount",
+    "AdminSession",
     "OPEN_STATUSES",
     "Case",
     "CaseCounter",
