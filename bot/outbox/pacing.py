@@ -21,13 +21,14 @@ job of a shared store (Redis), not of this module.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 
 from aiolimiter import AsyncLimiter
 
 BURST_SECONDS = 0.1  # the bucket's depth, in seconds of the rate
 CHAT_MEMORY = 50_000  # per-chat send times kept before old ones are forgotten
+LONG_WAIT = 0.5  # seconds: a wait the worker hears about first (see ``acquire``)
 
 
 @dataclass(frozen=True)
@@ -50,10 +51,31 @@ class Pacer:
         self._held_until: dict[str, float] = {}
         self._chat_next: dict[tuple[str, str], float] = {}
 
-    async def acquire(self, channel: str, chat_id: str, *, bulk: bool) -> None:
-        """Wait until one message to ``chat_id`` may go out on ``channel``."""
+    async def acquire(
+        self,
+        channel: str,
+        chat_id: str,
+        *,
+        bulk: bool,
+        before_long_wait: Callable[[], Awaitable[None]] | None = None,
+    ) -> None:
+        """Wait until one message to ``chat_id`` may go out on ``channel``.
+
+        ``before_long_wait`` runs once before a wait of more than ``LONG_WAIT`` seconds
+        (a 429 hold, a chat's spacing): the worker records what it has sent so far, so
+        its lease running out during the wait cannot make another worker send it again.
+        """
         loop = asyncio.get_running_loop()
         rate = self.rates.get(channel)
+        warned = False
+
+        async def sleep(seconds: float) -> None:
+            nonlocal warned
+            if seconds > LONG_WAIT and before_long_wait is not None and not warned:
+                warned = True
+                await before_long_wait()
+            await asyncio.sleep(seconds)
+
         if bulk and rate is not None and rate.chat_interval > 0:
             key = (channel, chat_id)
             now = loop.time()
@@ -62,9 +84,9 @@ class Pacer:
             if len(self._chat_next) > CHAT_MEMORY:
                 self._forget(now)
             if start > now:
-                await asyncio.sleep(start - now)
+                await sleep(start - now)
         while (held := self._held_until.get(channel, 0.0) - loop.time()) > 0:
-            await asyncio.sleep(held)
+            await sleep(held)
         bucket = self._buckets.get(channel)
         if bucket is not None:
             await bucket.acquire()

@@ -156,6 +156,7 @@ class OutboxWorker:
         """One claim-and-deliver round of ``lane`` (both, interactive first, if None)."""
         if lane is None:
             return await self.run_once(Lane.INTERACTIVE) + await self.run_once(Lane.BULK)
+        claimed_at = self.clock()
         claimed = await self.claim(lane)
         if not claimed:
             return 0
@@ -163,21 +164,59 @@ class OutboxWorker:
         semaphore = asyncio.Semaphore(
             self.policy.bulk_concurrency if bulk else self.policy.concurrency
         )
+        # The lease is all that keeps another worker off these rows. A round slowed down
+        # by the rate limiter or a 429 hold records what it sent before half the lease is
+        # gone, and sends nothing once most of it is: such a row goes back to the queue.
+        lease = timedelta(seconds=self.policy.lease_seconds)
+        record_by, send_by = claimed_at + lease * 0.4, claimed_at + lease * 0.8
+        unrecorded: list[tuple[OutboxMessage, SendResult]] = []
+        returned: list[OutboxMessage] = []
 
-        async def deliver(row: OutboxMessage) -> tuple[OutboxMessage, SendResult]:
+        async def deliver(row: OutboxMessage) -> None:
             async with semaphore:
-                await self.pacer.acquire(row.channel, row.chat_id, bulk=bulk)
+                await self.pacer.acquire(
+                    row.channel,
+                    row.chat_id,
+                    bulk=bulk,
+                    before_long_wait=lambda: self._record_unrecorded(unrecorded),
+                )
+                if self.clock() >= send_by:
+                    returned.append(row)
+                    return
                 result = await self._send(row)
                 if isinstance(result, RetryAfter):
                     self.pacer.hold(row.channel, result.seconds)
                 if not bulk:  # a reply's status is settled as soon as it is known
                     await self.record(row, result)
-                return row, result
+                    return
+                unrecorded.append((row, result))
+                if self.clock() >= record_by:
+                    await self._record_unrecorded(unrecorded)
 
-        results = await asyncio.gather(*(deliver(row) for row in claimed))
-        if bulk:
-            await self.record_many(list(results))
+        await asyncio.gather(*(deliver(row) for row in claimed))
+        await self._record_unrecorded(unrecorded)
+        if returned:
+            await self._release(returned)
         return len(claimed)
+
+    async def _record_unrecorded(self, unrecorded: list[tuple[OutboxMessage, SendResult]]) -> None:
+        batch = list(unrecorded)
+        unrecorded.clear()
+        if batch:
+            await self.record_many(batch)
+
+    async def _release(self, rows: list[OutboxMessage]) -> None:
+        """Rows this worker leased but did not send in time: due again at once."""
+        async with self.db.transaction() as session:
+            await session.execute(
+                update(OutboxMessage)
+                .where(
+                    OutboxMessage.id.in_([r.id for r in rows]),
+                    OutboxMessage.claimed_by == self.worker_id,
+                    OutboxMessage.status == OutboxStatus.SENDING,
+                )
+                .values(status=OutboxStatus.PENDING, lease_until=None)
+            )
 
     async def claim(self, lane: Lane | None = None) -> list[OutboxMessage]:
         """Lease due rows of ``lane`` (any lane if None), oldest first per priority.
