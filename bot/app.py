@@ -24,6 +24,8 @@ from types import TracebackType
 from aiohttp import web
 from sqlalchemy import select
 
+from bot.admin.auth import DashboardAuth
+from bot.admin.views import Dashboard, add_dashboard
 from bot.channels import load_channel_class
 from bot.channels.base import Channel
 from bot.channels.telegram.common import Bridge, TelegramChannel, TelegramOptions
@@ -119,6 +121,7 @@ class App:
         )
         self._dispatcher: Dispatcher | None = None
         self.signer: ButtonSigner | None = None  # set by start()
+        self.dashboard_auth = DashboardAuth(self.db)
         self.scheduler: Scheduler | None = None
         self.core_config = CoreConfig(
             max_text_length=settings.max_text_length,
@@ -183,6 +186,16 @@ class App:
             image_path=self.files.path,
         )
         app = create_web_app(services, self.web_store, trust_path=self.settings.web_trust_path)
+        add_dashboard(
+            app,
+            Dashboard(
+                auth=self.dashboard_auth,
+                db=self.db,
+                catalog=self.catalog,
+                timezone=self.settings.timezone,
+                public_https=self.settings.base_url.startswith("https://"),
+            ),
+        )
         if self.telegram is not None and self.settings.telegram_mode == "webhook":
             add_webhook_route(
                 app,

@@ -21,11 +21,18 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.app import App
+from bot.cli_admin import add_dashboard_commands
 from bot.cli_broadcast import add_broadcast_commands
 from bot.cli_telegram import add_telegram_commands
 from bot.config import Settings
 from bot.core.catalog import load_catalog
-from bot.demo import COMPOUND_INVITE, is_empty, seed_demo
+from bot.demo import (
+    COMPOUND_INVITE,
+    DEMO_PASSWORD,
+    is_empty,
+    seed_dashboard_logins,
+    seed_demo,
+)
 from bot.storage.db import Database
 from bot.storage.migrate import current_revision, upgrade
 from bot.storage.models import Building, Case, CaseStatus, Compound, Invite, Role, Unit, utcnow
@@ -78,6 +85,12 @@ async def _serve(settings: Settings, *, seed: bool) -> None:
     if seed:
         print(
             f"invite link for new residents: {settings.base_url}/join/{COMPOUND_INVITE}", flush=True
+        )
+        logins = await seed_dashboard_logins(app.dashboard_auth)
+        print(
+            f"dashboard: {settings.base_url}/admin "
+            f"(users {', '.join(logins)}; password {DEMO_PASSWORD})",
+            flush=True,
         )
     try:
         await app.serve(stop)
@@ -395,6 +408,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     add_telegram_commands(sub)
     add_broadcast_commands(sub, with_db, _settings)
+    add_dashboard_commands(sub, with_db, _settings)
     return parser
 
 

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from bot.admin.auth import DashboardAuth
 from bot.storage.models import (
     ChannelIdentity,
     Compound,
@@ -145,3 +146,23 @@ async def seed_demo(session: AsyncSession) -> Compound:
     )
     await session.flush()
     return compound
+
+
+DEMO_LOGINS = ("admin", "secretary")  # persona ids that get a dashboard login
+DEMO_PASSWORD = "linli-demo"
+
+
+async def seed_dashboard_logins(auth: DashboardAuth) -> list[str]:
+    """Dashboard accounts for the demo's admin and secretary (password DEMO_PASSWORD):
+    the dashboard never trusts the demo's persona switch, so the demo needs real logins."""
+    async with auth.db.transaction() as session:
+        rows = await session.execute(
+            select(ChannelIdentity.external_id, ChannelIdentity.user_id).where(
+                ChannelIdentity.channel == "web", ChannelIdentity.external_id.in_(DEMO_LOGINS)
+            )
+        )
+        found = dict(rows.tuples().all())
+    for username in DEMO_LOGINS:
+        if username in found:
+            await auth.create_account(username, DEMO_PASSWORD, found[username])
+    return [u for u in DEMO_LOGINS if u in found]

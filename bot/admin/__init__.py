@@ -1,0 +1,1 @@
+"""The operators' dashboard under ``/admin``: the ledger, case timelines, statistics."""
