@@ -18,9 +18,8 @@ from functools import cache
 from pathlib import Path
 from typing import Any
 
-import yaml
-
 from knowledge.law import LawLibrary, load_law
+from knowledge.topic_files import read_topic_files
 
 FAQ_DIR = Path(__file__).resolve().parent / "faq"
 MAX_ANSWER_CHARS = 450
@@ -127,11 +126,7 @@ def parse_faq(files: dict[str, Any], law: LawLibrary) -> KnowledgeBase:
 
 
 def read_faq_files(directory: Path = FAQ_DIR) -> dict[str, Any]:
-    files = {}
-    for path in sorted(directory.glob("*.yaml")):
-        with path.open(encoding="utf-8") as fh:
-            files[path.stem] = yaml.safe_load(fh)
-    return files
+    return read_topic_files(directory)
 
 
 @cache

@@ -28,9 +28,8 @@ from functools import cache
 from pathlib import Path
 from typing import Any
 
-import yaml
-
 from knowledge.law import LawLibrary, load_law
+from knowledge.topic_files import read_topic_files
 
 QUIZ_DIR = Path(__file__).resolve().parent / "quiz"
 MIN_QUESTIONS = 60
@@ -200,11 +199,7 @@ def parse_quiz(files: dict[str, Any], law: LawLibrary) -> QuizBank:
 
 
 def read_quiz_files(directory: Path = QUIZ_DIR) -> dict[str, Any]:
-    files = {}
-    for path in sorted(directory.glob("*.yaml")):
-        with path.open(encoding="utf-8") as fh:
-            files[path.stem] = yaml.safe_load(fh)
-    return files
+    return read_topic_files(directory)
 
 
 @cache

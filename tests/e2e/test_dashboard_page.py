@@ -5,14 +5,12 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 
 from bot.demo import DEMO_PASSWORD
 from tests.e2e.demo_server import run_demo
 from tests.e2e.test_demo_acceptance import Api
-from tests.e2e.test_web_page import CHROMIUM, CHROMIUM_ARGS, _unavailable
 
 try:
     from playwright.sync_api import Browser, Page, expect, sync_playwright
@@ -35,19 +33,6 @@ def demo(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, str]]:
         api.press("resident-1", "下一步")
         created = api.press("resident-1", "提交")[-1]
         yield server.base, created["text"].split("编号 ")[1].split()[0]
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Browser]:
-    if sync_playwright is None:
-        _unavailable("needs the playwright python package (pip install -e '.[test]')")
-    if not Path(CHROMIUM).exists():
-        _unavailable("needs Debian's chromium at /usr/bin/chromium (apt-get install chromium)")
-    expect.set_options(timeout=15_000)
-    with sync_playwright() as pw:
-        chromium = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        yield chromium
-        chromium.close()
 
 
 @pytest.fixture

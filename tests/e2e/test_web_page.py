@@ -7,7 +7,6 @@ Ctrl-C is part of the contract: the server must stop cleanly on SIGINT.
 
 from __future__ import annotations
 
-import os
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -23,24 +22,7 @@ except ImportError:  # checked in the browser fixture
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--headless=new",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
 NEW_GUEST = "__guest__"  # app.js: the persona option that creates a fresh guest id
-
-
-def _unavailable(reason: str) -> None:
-    if os.environ.get("LINLI_REQUIRE_BROWSER") == "1":
-        pytest.fail(reason)
-    pytest.skip(reason)
 
 
 @pytest.fixture(scope="module")
@@ -48,20 +30,6 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """Base URL of a running ``linli demo``; asserts it stops cleanly on SIGINT."""
     with run_demo(tmp_path_factory.mktemp("demo")) as demo:
         yield demo.base
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Browser]:
-    if sync_playwright is None:
-        _unavailable("needs the playwright python package (pip install -e '.[test]')")
-    if not Path(CHROMIUM).exists():
-        _unavailable("needs Debian's chromium at /usr/bin/chromium (apt-get install chromium)")
-    # Answers come back through the page's poll; CI machines are slow and shared.
-    expect.set_options(timeout=15_000)
-    with sync_playwright() as pw:
-        chromium = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        yield chromium
-        chromium.close()
 
 
 @pytest.fixture
