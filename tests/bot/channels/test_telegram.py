@@ -264,7 +264,7 @@ async def test_network_error_is_retried_by_the_outbox_and_never_lost(
         telegram_token=TEST_TOKEN,
         telegram_api_base=f"http://127.0.0.1:{port}",
         telegram_library=library,
-        outbox_backoff_base_seconds=0.01,
+        outbox_backoff_base_seconds=0.5,  # long enough that drain() does not retry at once
     )
     assert app.telegram is not None
     ref = await enqueue(db, str(RESIDENT), "你的报事已受理", channel="telegram")
@@ -277,7 +277,7 @@ async def test_network_error_is_retried_by_the_outbox_and_never_lost(
     try:
         await emulator.start(port=port)
         emulator.world.add_user(RESIDENT)
-        await asyncio.sleep(0.05)  # the backoff
+        await asyncio.sleep(0.7)  # the backoff (0.5 s, jittered by up to 20 %)
         await app.worker.drain()
         assert [m["text"] for m in emulator.world.bot_messages(RESIDENT)] == ["你的报事已受理"]
         async with db.transaction() as session:
