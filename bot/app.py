@@ -25,6 +25,7 @@ from aiohttp import web
 from sqlalchemy import select
 
 from bot.admin.auth import DashboardAuth
+from bot.admin.stats import DashboardStats
 from bot.admin.views import Dashboard, add_dashboard
 from bot.channels import load_channel_class
 from bot.channels.base import Channel
@@ -57,7 +58,18 @@ log = logging.getLogger(__name__)
 # Commands offered in Telegram's menu, in this order: everyone's, and the longer one a
 # handler's private chat gets (anyone typing a command they may not use is told so).
 TELEGRAM_MENU = ("start", "menu", "report", "mycases", "ask", "me", "help", "cancel")
-TELEGRAM_STAFF_MENU = ("todo", "menu", "report", "mycases", "ask", "coverage", "me", "help")
+TELEGRAM_STAFF_MENU = (
+    "todo",
+    "menu",
+    "report",
+    "mycases",
+    "ask",
+    "coverage",
+    "stats",
+    "me",
+    "help",
+)
+SUPERVISOR_COMMANDS = ("coverage", "stats")  # only for those who oversee a building or more
 
 
 COVERAGE_ROLE_NAMES = {role.value for role in COVERAGE_ROLES}
@@ -127,6 +139,7 @@ class App:
             max_text_length=settings.max_text_length,
             sla_scale=settings.sla_scale,
             timezone=settings.timezone,
+            files_dir=settings.files_dir,
         )
 
     async def __aenter__(self) -> App:
@@ -186,6 +199,7 @@ class App:
             image_path=self.files.path,
         )
         app = create_web_app(services, self.web_store, trust_path=self.settings.web_trust_path)
+        stats = DashboardStats(self.db, self.catalog, self.settings.timezone)
         add_dashboard(
             app,
             Dashboard(
@@ -194,6 +208,8 @@ class App:
                 catalog=self.catalog,
                 timezone=self.settings.timezone,
                 public_https=self.settings.base_url.startswith("https://"),
+                statistics=stats.page,
+                chart=stats.chart,
             ),
         )
         if self.telegram is not None and self.settings.telegram_mode == "webhook":
@@ -231,7 +247,9 @@ class App:
         menus = []
         for chat_id, held in roles.items():
             names = tuple(
-                n for n in TELEGRAM_STAFF_MENU if n != "coverage" or held & COVERAGE_ROLE_NAMES
+                n
+                for n in TELEGRAM_STAFF_MENU
+                if n not in SUPERVISOR_COMMANDS or held & COVERAGE_ROLE_NAMES
             )
             menus.append((chat_id, self.telegram_commands(names)))
         return menus

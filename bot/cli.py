@@ -23,6 +23,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from bot.app import App
 from bot.cli_admin import add_dashboard_commands
 from bot.cli_broadcast import add_broadcast_commands
+from bot.cli_ledger import add_ledger_commands
+from bot.cli_roster import add_roster_commands
 from bot.cli_telegram import add_telegram_commands
 from bot.config import Settings
 from bot.core.catalog import load_catalog
@@ -408,6 +410,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     add_telegram_commands(sub)
     add_broadcast_commands(sub, with_db, _settings)
+    add_roster_commands(sub, with_db, _settings, invites_sub)
+    add_ledger_commands(sub, with_db, _settings)
     add_dashboard_commands(sub, with_db, _settings)
     return parser
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import Field
+from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -70,11 +70,41 @@ class Settings(BaseSettings):
     telegram_chat_interval_seconds: float = Field(
         default=1.0, ge=0, description="Seconds between two broadcast messages to one chat"
     )
+    evaluation_weights: str = Field(
+        default="0.4,0.6",
+        description="三维考评: weights of the compound party organisation's and the evaluating "
+        "unit's scores, e.g. 0.4,0.6",
+    )
     telegram_webhook_secret: str = Field(
         default="",
         description="Secret token for the webhook header; derived from the token if empty",
     )
 
+    @field_validator("evaluation_weights")
+    @classmethod
+    def _two_weights(cls, value: str) -> str:
+        parse_weights(value)
+        return value
+
+    @property
+    def evaluation_weight_pair(self) -> tuple[float, float]:
+        return parse_weights(self.evaluation_weights)
+
     @property
     def base_url(self) -> str:
         return self.public_url.rstrip("/") or f"http://{self.host}:{self.port}"
+
+
+def parse_weights(value: str) -> tuple[float, float]:
+    """``"0.4,0.6"`` or ``"4:6"``: two non-negative weights, scaled to add up to 1."""
+    parts = value.replace(":", ",").split(",")
+    try:
+        first, second = (float(p) for p in parts)
+    except ValueError:
+        raise ValueError(
+            f"evaluation weights must be two numbers, e.g. 0.4,0.6: {value!r}"
+        ) from None
+    if first < 0 or second < 0 or first + second <= 0:
+        raise ValueError(f"evaluation weights must be non-negative, not both zero: {value!r}")
+    total = first + second
+    return first / total, second / total

@@ -23,10 +23,12 @@ from handlers import (
     quiz,
     registration,
     report,
+    stats_view,
 )
 from handlers.address import parse_address
 from handlers.broadcast_targets import SENDER_ROLES
 from handlers.case_cards import CASE_ACTION
+from handlers.charts import NoChineseFont, chinese_font
 from handlers.emergency import emergency_first
 from knowledge.answer import answer_question
 
@@ -67,6 +69,10 @@ def _prepare(event: Incoming) -> None:
 def _warm() -> None:
     answer_question(WARM_TEXT)
     report.sounds_like_report(WARM_TEXT)
+    try:  # matplotlib's import and the font search: seconds, not for the first 本月统计
+        chinese_font()
+    except NoChineseFont:
+        pass  # the chat sends the summary without the chart and says why
 
 
 def build_router(catalog: Catalog) -> Router:
@@ -92,6 +98,7 @@ def build_router(catalog: Catalog) -> Router:
     router.command("newquiz", broadcast_flow.start_quiz, needs=SENDER_ROLES)
     router.command("unsubscribe", broadcast_flow.unsubscribe, needs=Needs.REGISTERED)
     router.command("subscribe", broadcast_flow.subscribe, needs=Needs.REGISTERED)
+    router.command("stats", stats_view.show_month, needs=stats_view.STATS_ROLES)
 
     router.action("menu", menu.show_menu)
     router.action("help", menu.show_help)
@@ -113,6 +120,7 @@ def build_router(catalog: Catalog) -> Router:
     router.action("bcancel", broadcast_flow.cancel, needs=SENDER_ROLES)
     router.action("quiz", quiz.answer, needs=Needs.REGISTERED)
     router.action("qboard", quiz.show_board, needs=Needs.REGISTERED)
+    router.action("stats", stats_view.show_month, needs=stats_view.STATS_ROLES)
 
     router.flow(registration.FLOW)
     router.flow(report.FLOW)

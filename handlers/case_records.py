@@ -25,6 +25,22 @@ def mask_name(name: str) -> str:
     return name[0] + "*" * (len(name) - 2) + name[-1]
 
 
+def mask_phone(phone: str) -> str:
+    """``138****5678``: enough to tell two numbers apart, not enough to dial one."""
+    if len(phone) <= 4:
+        return "*" * len(phone)
+    if len(phone) < 8:
+        return "*" * (len(phone) - 4) + phone[-4:]
+    return phone[:3] + "*" * (len(phone) - 7) + phone[-4:]
+
+
+def room_label(building: int, unit: int, room: str, reveal: bool) -> str:
+    """A flat as operators read it; the room number is hidden unless revealed."""
+    if not reveal:
+        return f"{building}栋{unit}单元****"
+    return f"{building}栋{unit}单元{room}"
+
+
 async def _person(session: AsyncSession, user_id: int | None, reveal: bool) -> str | None:
     if user_id is None:
         return None
@@ -40,9 +56,7 @@ async def _room(session: AsyncSession, room_id: int | None, reveal: bool) -> str
     address = await directory.room_address(session, room_id)
     if address is None:
         return None
-    if not reveal:
-        return f"{address.building}栋{address.unit}单元****"
-    return f"{address.building}栋{address.unit}单元{address.room}"
+    return room_label(address.building, address.unit, address.room, reveal)
 
 
 async def case_record(

@@ -13,6 +13,7 @@ from bot.core.replies import Button, Reply
 from bot.storage.models import Role
 from handlers.broadcast_targets import SENDER_ROLES
 from handlers.profile import describe_duties, format_address, viewer_address
+from handlers.stats_view import STATS_ROLES
 
 COVERAGE_ROLES = frozenset({Role.SECRETARY, Role.BUILDING_LEADER, Role.ADMIN})
 HANDLER_ROLES = frozenset(Role)
@@ -45,6 +46,8 @@ async def menu_reply(ctx: Context, lead: str | None = None) -> Reply:
         )
         if viewer.has_role(*COVERAGE_ROLES):
             rows.append([ctx.button(ctx.t("menu.coverage"), "coverage")])
+        if viewer.has_role(*STATS_ROLES):
+            rows.append([ctx.button(ctx.t("menu.stats"), "stats")])
         if viewer.has_role(*SENDER_ROLES):
             rows.append(
                 [

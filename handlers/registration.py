@@ -35,6 +35,7 @@ from bot.storage.models import (
 )
 from handlers import consult, directory, report
 from handlers.address import AddressGuess, parse_address, parse_room
+from handlers.invite_claim import claim_person
 from handlers.menu import menu_reply
 from handlers.profile import describe_duties, format_address, viewer_address
 
@@ -326,6 +327,8 @@ async def _create_user(event: Incoming, ctx: Context) -> User:
 
 
 async def _redeem(event: Incoming, ctx: Context, invite: Invite) -> list[Reply]:
+    if invite.user_id is not None:
+        return await claim_person(event, ctx, invite)
     if invite.role is None:
         data: dict[str, object] = {"compound_id": invite.compound_id, "invite_code": invite.code}
         if invite.room_id is None:

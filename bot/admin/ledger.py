@@ -16,6 +16,7 @@ from sqlalchemy import Select, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.storage.models import OPEN_STATUSES, Case, Compound, User
+from handlers.statistics import overdue_condition
 from knowledge.matters import load_matters
 
 PAGE = 50
@@ -125,16 +126,16 @@ async def ledger_page(
     base = _filtered(_scoped(base, compound_ids), f, timezone)
     total = await session.scalar(select(func.count()).select_from(base.subquery())) or 0
     rows = await session.execute(
-        base.order_by(Case.created_at.desc(), Case.id.desc())
+        base.add_columns(overdue_condition(now))
+        .order_by(Case.created_at.desc(), Case.id.desc())
         .offset((f.page - 1) * PAGE)
         .limit(PAGE)
     )
     matters = load_matters().matters
     zone = ZoneInfo(timezone)
     out = []
-    for case, compound_name, lead_name in rows:
+    for case, compound_name, lead_name, overdue in rows:
         matter = matters.get(case.matter_id)
-        overdue = is_overdue(case, now)
         out.append(
             {
                 "number": case.number,
@@ -145,21 +146,12 @@ async def ledger_page(
                 "lead": lead_name or "",
                 "reported_at": case.created_at.astimezone(zone),
                 "deadline": case.deadline.astimezone(zone) if case.deadline else None,
-                "overdue": overdue,
+                "overdue": bool(overdue),  # as the statistics count it
                 "satisfaction": case.satisfaction or "",
                 "text": case.text,
             }
         )
     return LedgerPage(out, int(total), f.page)
-
-
-def is_overdue(case: Case, now: datetime) -> bool:
-    """Past its deadline: still open after it, or resolved after it."""
-    if case.deadline is None:
-        return False
-    if case.status in OPEN_STATUSES:
-        return now > case.deadline
-    return case.resolved_at is not None and case.resolved_at > case.deadline
 
 
 async def visible_compounds(session: AsyncSession, compound_ids: set[int] | None) -> list[Compound]:

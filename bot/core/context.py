@@ -35,6 +35,9 @@ class CoreConfig:
     max_text_length: int = 4000
     sla_scale: float = 1.0  # multiplies every SLA; a demo uses 0.001 to see escalation live
     timezone: str = "Asia/Shanghai"
+    # Where images are kept (bot.storage.files.FileStore): a handler that draws a chart
+    # stores it here and replies with its reference, like a photo a user uploaded.
+    files_dir: str = "var/files"
 
 
 @dataclass

@@ -1,5 +1,5 @@
 """The /admin dashboard in a real Chromium against a real ``linli demo``: login, the
-ledger with its filters, a case's timeline, logout."""
+ledger with its filters, a case's timeline, the statistics with charts, logout."""
 
 from __future__ import annotations
 
@@ -77,6 +77,12 @@ def test_secretary_logs_in_filters_the_ledger_and_reads_a_timeline(
     expect(page.get_by_role("heading", level=1)).to_contain_text(number)
     expect(page.locator("#timeline")).to_contain_text("报事")
     expect(page.locator("main")).to_contain_text("张*英")  # masked for a secretary
+
+    page.get_by_role("link", name="统计").click()
+    expect(page.locator("#figures")).to_contain_text("报事数")
+    chart = page.locator("img.chart").first
+    expect(chart).to_be_visible()
+    page.wait_for_function("() => document.querySelector('img.chart').naturalWidth > 0")
 
     page.get_by_role("button", name="退出").click()
     page.goto("/admin")

@@ -46,6 +46,8 @@ class User(Base):
         ForeignKey("room.id", ondelete="SET NULL"), index=True
     )
     relation: Mapped[str | None] = mapped_column(String(16))
+    # The person's key in the roster file that created them, so a re-import updates them.
+    roster_key: Mapped[str | None] = mapped_column(String(64), unique=True)
     registered_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     # Set by /unsubscribe: no legal-education notices or quizzes; case messages still go.
     notices_off_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
@@ -99,6 +101,10 @@ class Invite(Base):
     building_id: Mapped[int | None] = mapped_column(ForeignKey("building.id", ondelete="CASCADE"))
     floor_from: Mapped[int | None] = mapped_column(Integer)
     floor_to: Mapped[int | None] = mapped_column(Integer)
+    # A personal invite: redeeming it ties the chat to this (roster-imported) person.
+    user_id: Mapped[int | None] = mapped_column(
+        ForeignKey("app_user.id", ondelete="CASCADE"), index=True
+    )
     max_uses: Mapped[int] = mapped_column(Integer, default=1)
     uses: Mapped[int] = mapped_column(Integer, default=0)
     expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime())

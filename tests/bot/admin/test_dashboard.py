@@ -210,3 +210,16 @@ def test_operator_adds_a_dashboard_login_from_the_command_line(
             await database.dispose()
 
     assert asyncio.run(check()) is not None
+
+
+async def test_statistics_page_shows_the_figures_and_charts_of_the_operators_compounds(
+    site: tuple[App, TestClient, str],
+) -> None:
+    _, client, _ = site
+    assert await _login(client, "secretary") == 302
+    page = await (await client.get("/admin/stats")).text()
+    assert "报事数" in page and "按时办结率" in page
+    assert "/admin/charts/cases_by_status.png" in page
+    chart = await client.get("/admin/charts/cases_by_status.png")
+    assert chart.status == 200 and (await chart.read()).startswith(b"\x89PNG")
+    assert (await client.get("/admin/charts/nope.png")).status == 404
