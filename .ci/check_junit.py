@@ -11,8 +11,9 @@ import xml.etree.ElementTree as ET
 
 REQUIRED = {
     "PostgreSQL": lambda case: "postgres" in case.get("name", ""),
-    "browser": lambda case: "e2e.test_" in case.get("classname", "")
-    and "_page" in case.get("classname", ""),
+    "browser": lambda case: (
+        "e2e.test_" in case.get("classname", "") and "_page" in case.get("classname", "")
+    ),
     "LibreOffice": lambda case: "libreoffice" in case.get("name", ""),
     "crash recovery": lambda case: "test_crash_recovery" in case.get("classname", ""),
     "redelivery": lambda case: "redeliver" in case.get("name", ""),

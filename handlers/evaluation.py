@@ -20,7 +20,7 @@ from pathlib import Path
 
 from bot.core.catalog import Catalog
 from handlers.statistics import HandlerFigures, Statistics
-from handlers.xlsx_stream import DECIMAL, PERCENT, Column, StreamingWorkbook
+from handlers.xlsx_stream import DECIMAL, PERCENT, Column, Formula, StreamingWorkbook
 
 
 def _percent_label(weight: float) -> str:
@@ -63,8 +63,8 @@ def evaluation_row(
     f = person.figures
     duty = round(f.on_time_rate * 100, 1) if f.on_time_rate is not None else None
     roles = "、".join(catalog.t(f"roles.{r}") for r in person.roles)
-    compound_score = f'=IF(L{row}="","",ROUND(AVERAGE(H{row},K{row},L{row}),1))'
-    total = (
+    compound_score = Formula(f'=IF(L{row}="","",ROUND(AVERAGE(H{row},K{row},L{row}),1))')
+    total = Formula(
         f'=IF(OR(M{row}="",N{row}=""),"",ROUND(M{row}*{weights[0]:.4g}+N{row}*{weights[1]:.4g},1))'
     )
     return [

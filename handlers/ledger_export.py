@@ -3,10 +3,10 @@ matters per month and the 三维考评 sheet, for a period and some compounds.
 
 The workbook leaves the system, so personal data is masked with the same rules and
 words as ``linli cases`` (``handlers.case_records``) unless an administrator explicitly
-asks to reveal it. Rows stream from one read-only snapshot in chunks into a streaming
-workbook (``handlers.xlsx_stream``): 100,000 cases never sit in memory at once, and the
-statistics sheet is computed by ``handlers.statistics`` from the same snapshot, so its
-numbers are the ones ``linli stats --json`` and the chat report.
+asks to reveal it. Rows stream from one read-only snapshot in chunks into XlsxWriter's
+constant-memory mode (``handlers.xlsx_stream``): 100,000 cases never sit in memory at once,
+and the statistics sheet is computed by ``handlers.statistics`` from the same snapshot, so
+its numbers are the ones ``linli stats --json`` and the chat report.
 
 Usage::
 
