@@ -33,6 +33,7 @@ from handlers.broadcast_targets import (
     sender_compound,
 )
 from handlers.broadcasts import BroadcastService, describe_targets
+from handlers.case_cards import format_local
 
 FLOW_NAME = "broadcast"
 MAX_NOTICE = 1500
@@ -181,7 +182,11 @@ async def _preview(ctx: Context) -> Reply:
     compound_id = sender_compound(ctx.viewer)
     recipients = await resolve_recipients(ctx.session, parse_targets(data["targets"]), compound_id)
     at = data.get("at")
-    when = ctx.t("broadcast.when_now") if at is None else _local(ctx, datetime.fromisoformat(at))
+    when = (
+        ctx.t("broadcast.when_now")
+        if at is None
+        else format_local(datetime.fromisoformat(at), ctx.config.timezone)
+    )
     kind = data["kind"]
     body = (
         data.get("text", "")
@@ -202,11 +207,6 @@ async def _preview(ctx: Context) -> Reply:
         count=len(recipients),
         when=when,
     )
-
-
-def _local(ctx: Context, moment: datetime) -> str:
-    local = moment.astimezone(ZoneInfo(ctx.config.timezone))
-    return f"{local.month}月{local.day}日 {local:%H:%M}"
 
 
 async def on_confirm(event: Incoming, ctx: Context) -> list[Reply]:

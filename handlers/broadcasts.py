@@ -123,8 +123,8 @@ class BroadcastService:
         recipients = await self.recipients(broadcast)
         origin = f"broadcast:{broadcast.id}"
         rows: list[dict[str, Any]] = []
+        reply = self.message_for(broadcast)  # the same for all; only the signatures differ
         for recipient in recipients:
-            reply = self.message_for(broadcast)
             audience = audience_of(recipient.channel, recipient.external_id)
             rows.append(
                 {

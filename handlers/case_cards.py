@@ -43,9 +43,14 @@ def case_button(text: str, verb: str, case: Case, *extra: object) -> Button:
 
 
 def local_time(service: CaseService, moment: datetime | None) -> str:
+    return format_local(moment, service.config.timezone)
+
+
+def format_local(moment: datetime | None, timezone: str) -> str:
+    """``11月26日 09:00`` in the compound's time zone, as residents read times."""
     if moment is None:
         return "—"
-    local = moment.astimezone(ZoneInfo(service.config.timezone))
+    local = moment.astimezone(ZoneInfo(timezone))
     return f"{local.month}月{local.day}日 {local:%H:%M}"
 
 

@@ -15,9 +15,9 @@ from bot.core.context import Context
 from bot.core.events import Incoming
 from bot.core.replies import Reply
 from bot.core.viewer import Viewer
-from bot.storage.models import ChannelIdentity, Invite, Relation, RoleGrant, User
+from bot.storage.models import Invite, Relation, RoleGrant, User
 from handlers.menu import menu_reply
-from handlers.profile import describe_duties, format_address, viewer_address
+from handlers.profile import describe_duties, format_address, new_identity, viewer_address
 
 
 async def claim_person(event: Incoming, ctx: Context, invite: Invite) -> list[Reply]:
@@ -29,15 +29,7 @@ async def claim_person(event: Incoming, ctx: Context, invite: Invite) -> list[Re
         return [await menu_reply(ctx, ctx.t("start.claim_other_account"))]
     identity = viewer.identity
     if identity is None:
-        identity = ChannelIdentity(
-            channel=event.channel,
-            external_id=event.user_id,
-            chat_id=event.chat_id,
-            user_id=person.id,
-            display_name=event.display_name[:100],
-            last_seen_at=ctx.now,
-        )
-        ctx.session.add(identity)
+        identity = new_identity(event, ctx, person.id)
     if invite.room_id is not None and person.room_id is None:
         person.room_id = invite.room_id
         person.relation = person.relation or Relation.OWNER.value

@@ -12,8 +12,23 @@ from bot.core.catalog import Catalog
 from bot.core.context import Context
 from bot.core.events import Incoming
 from bot.core.replies import Reply
+from bot.storage.models import ChannelIdentity
 from handlers import directory
 from handlers.directory import Address
+
+
+def new_identity(event: Incoming, ctx: Context, user_id: int) -> ChannelIdentity:
+    """The sender's account on this channel, tied to ``user_id`` (added to the session)."""
+    identity = ChannelIdentity(
+        channel=event.channel,
+        external_id=event.user_id,
+        chat_id=event.chat_id,
+        user_id=user_id,
+        display_name=event.display_name[:100],
+        last_seen_at=ctx.now,
+    )
+    ctx.session.add(identity)
+    return identity
 
 
 def short_address(catalog: Catalog, address: Address) -> str:

@@ -70,10 +70,15 @@ def question_reply(
     )
 
 
+def _basis(question: QuizQuestion) -> str:
+    """How a resident reads the question's article: 《民法典》第一千二百五十四条."""
+    article = load_law().get(question.citation)
+    return article.citation if article is not None else question.citation
+
+
 def _poll_explanation(catalog: Catalog, question: QuizQuestion) -> str:
     """Telegram shows this under a native quiz poll once answered (200 characters)."""
-    article = load_law().get(question.citation)
-    basis = catalog.t("quiz.basis", basis=article.citation if article else question.citation)
+    basis = catalog.t("quiz.basis", basis=_basis(question))
     room = POLL_EXPLANATION_MAX - len(basis) - 1
     explanation = question.explanation
     if len(explanation) > room:
@@ -149,8 +154,7 @@ async def answer(event: Incoming, ctx: Context) -> list[Reply]:
 
 
 def _verdict(ctx: Context, question: QuizQuestion, choice: int) -> str:
-    article = load_law().get(question.citation)
-    basis = article.citation if article is not None else question.citation
+    basis = _basis(question)
     key = "quiz.right" if choice == question.answer else "quiz.wrong"
     return ctx.t(
         key,

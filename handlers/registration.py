@@ -23,7 +23,6 @@ from bot.core.replies import Button, Reply
 from bot.core.viewer import Viewer
 from bot.storage.models import (
     Building,
-    ChannelIdentity,
     Compound,
     Invite,
     Relation,
@@ -37,7 +36,7 @@ from handlers import consult, directory, report
 from handlers.address import AddressGuess, parse_address, parse_room
 from handlers.invite_claim import claim_person
 from handlers.menu import menu_reply
-from handlers.profile import describe_duties, format_address, viewer_address
+from handlers.profile import describe_duties, format_address, new_identity, viewer_address
 
 FLOW_NAME = "register"
 _MAX_COMPOUND_BUTTONS = 8
@@ -313,15 +312,7 @@ async def _create_user(event: Incoming, ctx: Context) -> User:
     user = User(name=event.display_name[:100], created_at=ctx.now)
     ctx.session.add(user)
     await ctx.session.flush()
-    identity = ChannelIdentity(
-        channel=event.channel,
-        external_id=event.user_id,
-        chat_id=event.chat_id,
-        user_id=user.id,
-        display_name=event.display_name[:100],
-        last_seen_at=ctx.now,
-    )
-    ctx.session.add(identity)
+    identity = new_identity(event, ctx, user.id)
     ctx.viewer = Viewer(identity, user, [])
     return user
 

@@ -102,3 +102,17 @@ def head_revision() -> str:
     head = ScriptDirectory.from_config(alembic_config()).get_current_head()
     assert head is not None
     return head
+
+
+async def seed_demo_file(url: str) -> None:
+    """A migrated database at ``url`` holding the demo compound: what the command-line
+    tests run ``linli`` against."""
+    from bot.demo import seed_demo
+
+    db = Database(url)
+    try:
+        await upgrade(db)
+        async with db.transaction() as session:
+            await seed_demo(session)
+    finally:
+        await db.dispose()

@@ -22,6 +22,14 @@ from knowledge.matters import load_matters
 PAGE = 50
 
 
+def parse_day(value: str) -> date | None:
+    """A date from a form field (``2026-11-25``); empty or malformed means no bound."""
+    try:
+        return date.fromisoformat(value) if value else None
+    except ValueError:
+        return None
+
+
 @dataclass
 class LedgerFilter:
     compound: str = ""  # compound code
@@ -35,12 +43,6 @@ class LedgerFilter:
 
     @classmethod
     def from_query(cls, query: Any) -> LedgerFilter:
-        def day(value: str) -> date | None:
-            try:
-                return date.fromisoformat(value) if value else None
-            except ValueError:
-                return None
-
         try:
             page = max(1, int(query.get("page", "1")))
         except ValueError:
@@ -50,8 +52,8 @@ class LedgerFilter:
             status=query.get("status", "").strip()[:16],
             matter=query.get("matter", "").strip()[:40],
             level=query.get("level", "").strip()[:16],
-            since=day(query.get("from", "")),
-            until=day(query.get("to", "")),
+            since=parse_day(query.get("from", "")),
+            until=parse_day(query.get("to", "")),
             q=query.get("q", "").strip()[:100],
             page=page,
         )

@@ -8,10 +8,10 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Callable
-from datetime import date
 from typing import Any
 
 from bot.admin.auth import Operator
+from bot.admin.ledger import parse_day
 from bot.core.catalog import Catalog
 from bot.storage.db import Database
 from bot.storage.models import utcnow
@@ -47,13 +47,6 @@ CHARTS: dict[str, Callable[[Statistics, Catalog], bytes]] = {
 }
 
 
-def _day(value: str) -> date | None:
-    try:
-        return date.fromisoformat(value) if value else None
-    except ValueError:
-        return None
-
-
 def _format(value: float | int | None, kind: str) -> str:
     if value is None:
         return "—"
@@ -71,7 +64,9 @@ class DashboardStats:
         self.timezone = timezone
 
     async def _compute(self, operator: Operator, params: dict[str, str]) -> Statistics:
-        period = Period(_day(params.get("from", "")), _day(params.get("to", "")), self.timezone)
+        period = Period(
+            parse_day(params.get("from", "")), parse_day(params.get("to", "")), self.timezone
+        )
         allowed = operator.compound_ids
         async with self.db.transaction() as session:
             wanted: tuple[int, ...] = ()

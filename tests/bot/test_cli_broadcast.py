@@ -12,10 +12,9 @@ import pytest
 from sqlalchemy import select
 
 from bot.cli import main
-from bot.demo import seed_demo
 from bot.storage.db import Database
-from bot.storage.migrate import upgrade
 from bot.storage.models import OutboxMessage, OutboxStatus, Priority, utcnow
+from tests.databases import seed_demo_file
 
 BUILDING_1 = {"resident-1", "resident-2", "floor-1", "leader-b1"}
 NOTICE = "本周六上午9点在1栋楼下开展《民法典》普法宣传。"
@@ -24,17 +23,7 @@ NOTICE = "本周六上午9点在1栋楼下开展《民法典》普法宣传。"
 @pytest.fixture
 def db_url(tmp_path: Path) -> str:
     url = f"sqlite+aiosqlite:///{tmp_path}/linli.db"
-
-    async def prepare() -> None:
-        db = Database(url)
-        try:
-            await upgrade(db)
-            async with db.transaction() as session:
-                await seed_demo(session)
-        finally:
-            await db.dispose()
-
-    asyncio.run(prepare())
+    asyncio.run(seed_demo_file(url))
     return url
 
 

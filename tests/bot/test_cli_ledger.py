@@ -12,11 +12,10 @@ import pytest
 from openpyxl import load_workbook
 
 from bot.cli import main
-from bot.demo import seed_demo
 from bot.storage.db import Database
-from bot.storage.migrate import upgrade
 from handlers import charts
 from handlers.ledger_export import MONTH_FIELDS
+from tests.databases import seed_demo_file
 from tests.ledger_cases import build_ledger
 
 FILTERS = ("--from", "2026-03-01", "--to", "2026-04-30", "--compound", "SDDJ")
@@ -27,11 +26,9 @@ def db_url(tmp_path_factory: pytest.TempPathFactory) -> str:
     url = f"sqlite+aiosqlite:///{tmp_path_factory.mktemp('ledger')}/linli.db"
 
     async def prepare() -> None:
+        await seed_demo_file(url)
         db = Database(url)
         try:
-            await upgrade(db)
-            async with db.transaction() as session:
-                await seed_demo(session)
             await build_ledger(db)
         finally:
             await db.dispose()

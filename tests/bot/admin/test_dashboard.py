@@ -14,12 +14,13 @@ from sqlalchemy import select
 from bot.admin.auth import DashboardAuth, LoginError, hash_password, verify_password
 from bot.app import App
 from bot.cli import main
-from bot.demo import DEMO_PASSWORD, seed_dashboard_logins, seed_demo
+from bot.demo import DEMO_PASSWORD, seed_dashboard_logins
 from bot.storage.db import Database
 from bot.storage.models import AdminSession, Case, ChannelIdentity
 from handlers.structure import Shape, create_compound
 from tests.chat import CoreChat
-from tests.conftest import make_app, settings_for
+from tests.conftest import make_app
+from tests.databases import seed_demo_file
 
 LEAK = "楼上卫生间漏水到我家天花板了，墙皮都泡了"
 
@@ -173,16 +174,7 @@ def test_operator_adds_a_dashboard_login_from_the_command_line(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
     db_url = f"sqlite+aiosqlite:///{tmp_path}/linli.db"
-
-    async def seed() -> None:
-        database = Database(db_url)
-        app = App(settings_for(database), channels={}, db=database)
-        await app.start()
-        async with database.transaction() as session:
-            await seed_demo(session)
-        await app.close()
-
-    asyncio.run(seed())
+    asyncio.run(seed_demo_file(db_url))
     monkeypatch.setattr("sys.stdin", io.StringIO("a-long-password\n"))
     args = ["dashboard", "add-login", "liu", "--name", "刘红梅", "--password-stdin", "--db", db_url]
     assert main(args) == 0
