@@ -239,6 +239,13 @@ async def leaderboard(
     return buildings, compounds
 
 
+def _board_rows(ctx: Context, ranked: list[tuple[str, int, float]]) -> list[str]:
+    return [
+        ctx.t("quiz.board_row", rank=rank, name=name, n=participants, avg=f"{average:.1f}")
+        for rank, (name, participants, average) in enumerate(ranked[:BOARD_ROWS], 1)
+    ]
+
+
 async def show_board(event: Incoming, ctx: Context) -> list[Reply]:
     """Button ``qboard:<broadcast>``: the campaign's leaderboards and the viewer's score."""
     try:
@@ -252,16 +259,10 @@ async def show_board(event: Incoming, ctx: Context) -> list[Reply]:
     lines = [ctx.t("quiz.board_title", total=len(broadcast.questions))]
     if not buildings:
         lines.append(ctx.t("quiz.board_empty"))
-    for rank, (name, participants, average) in enumerate(buildings[:BOARD_ROWS], 1):
-        lines.append(
-            ctx.t("quiz.board_row", rank=rank, name=name, n=participants, avg=f"{average:.1f}")
-        )
+    lines += _board_rows(ctx, buildings)
     if len(compounds) > 1:
         lines.append(ctx.t("quiz.board_compounds"))
-        for rank, (name, participants, average) in enumerate(compounds[:BOARD_ROWS], 1):
-            lines.append(
-                ctx.t("quiz.board_row", rank=rank, name=name, n=participants, avg=f"{average:.1f}")
-            )
+        lines += _board_rows(ctx, compounds)
     if ctx.viewer.user is not None:
         score = await _score(ctx.session, broadcast_id, ctx.viewer.user.id)
         lines.append(ctx.t("quiz.board_mine", score=score, total=len(broadcast.questions)))
