@@ -50,6 +50,9 @@ class Broadcast(Base):
     compound_id: Mapped[int | None] = mapped_column(ForeignKey("compound.id", ondelete="CASCADE"))
     text: Mapped[str] = mapped_column(Text, default="")
     photo: Mapped[str | None] = mapped_column(String(200))
+    # An attached file (file store reference) and the name residents see.
+    document: Mapped[str | None] = mapped_column(String(200))
+    document_name: Mapped[str | None] = mapped_column(String(200))
     # ["compound:SDDJ", "building:SDDJ-1", "role:building_leader", "all"]
     targets: Mapped[list[str]] = mapped_column(JSONType)
     questions: Mapped[list[str]] = mapped_column(JSONType, default=list)  # quiz question ids
