@@ -8,6 +8,7 @@ in, so tests run a whole escalation ladder in milliseconds.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -51,12 +52,19 @@ class JobReport:
 
 class Jobs:
     def __init__(
-        self, db: Database, signer: ButtonSigner, catalog: Catalog, config: CoreConfig
+        self,
+        db: Database,
+        signer: ButtonSigner,
+        catalog: Catalog,
+        config: CoreConfig,
+        *,
+        on_report: Callable[[JobReport], None] | None = None,
     ) -> None:
         self.db = db
         self.signer = signer
         self.catalog = catalog
         self.config = config
+        self.on_report = on_report  # told what each round did: metrics
 
     async def run_all(self, now: datetime) -> JobReport:
         report = JobReport()
@@ -65,6 +73,8 @@ class Jobs:
         report.closed = await self.close_unrated(now)
         report.broadcasts_started = await self.start_broadcasts(now)
         report.broadcasts_finished = await self.finish_broadcasts(now)
+        if self.on_report is not None:
+            self.on_report(report)
         return report
 
     async def start_broadcasts(self, now: datetime) -> int:

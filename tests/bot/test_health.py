@@ -1,0 +1,104 @@
+"""GET /healthz (liveness: the process answers) and GET /readyz (readiness: the database
+answers in time and its schema is at the migrations' head)."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest
+from aiohttp.test_utils import TestClient, TestServer
+from alembic.script import ScriptDirectory
+
+from bot.app import App
+from bot.channels.recording import RecordingChannel
+from bot.config import Settings
+from bot.observability.health import Readiness, code_heads
+from bot.storage.db import Database
+from bot.storage.migrate import alembic_config, upgrade
+from tests.conftest import make_app
+
+UNREACHABLE_DB = "postgresql+asyncpg://linli@127.0.0.1:1/nowhere"
+
+
+async def _client(app: App) -> TestClient:
+    client = TestClient(TestServer(app.web_app()))
+    await client.start_server()
+    return client
+
+
+@pytest.fixture
+async def unstarted(tmp_path: Path) -> AsyncIterator[App]:
+    """An app that never reached its database (``start`` would fail)."""
+    settings = Settings(  # type: ignore[call-arg]
+        _env_file=None,
+        database_url=UNREACHABLE_DB,
+        files_dir=str(tmp_path / "files"),
+        ready_timeout_seconds=5,
+    )
+    app = App(settings, channels={"web": RecordingChannel("web")})
+    yield app
+    await app.close()
+
+
+async def test_readyz_is_ready_when_the_database_answers_at_head(db: Database) -> None:
+    client = await _client(await make_app(db))
+    try:
+        response = await client.get("/readyz")
+        assert response.status == 200 and await response.json() == {"ready": True}
+        live = await client.get("/healthz")
+        assert live.status == 200 and await live.json() == {"ok": True}
+    finally:
+        await client.close()
+
+
+async def test_readyz_is_503_with_a_reason_when_the_database_is_unreachable(
+    unstarted: App,
+) -> None:
+    client = await _client(unstarted)
+    try:
+        response = await client.get("/readyz")
+        body = await response.json()
+        assert response.status == 503 and body["ready"] is False
+        assert body["reason"].startswith("database unreachable")
+    finally:
+        await client.close()
+
+
+async def test_healthz_answers_while_the_database_is_unreachable(unstarted: App) -> None:
+    client = await _client(unstarted)
+    try:
+        response = await client.get("/healthz")
+        assert response.status == 200 and await response.json() == {"ok": True}
+    finally:
+        await client.close()
+
+
+async def test_readyz_is_503_until_the_migrations_reach_head(tmp_path: Path) -> None:
+    (head,) = code_heads()
+    previous = ScriptDirectory.from_config(alembic_config()).get_revision(head).down_revision
+    assert isinstance(previous, str)
+    db = Database(f"sqlite+aiosqlite:///{tmp_path / 'old.db'}")
+    try:
+        await upgrade(db, previous)
+        verdict = await Readiness(db).check()
+        assert not verdict.ready
+        assert previous in verdict.reason and head in verdict.reason
+        assert "linli db upgrade" in verdict.reason
+        await upgrade(db)
+        assert (await Readiness(db).check()).ready
+    finally:
+        await db.dispose()
+
+
+async def test_readyz_is_503_when_the_database_answers_too_slowly(
+    db: Database, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    async def stuck(self: Readiness) -> frozenset[str]:
+        await asyncio.sleep(5)
+        return code_heads()
+
+    monkeypatch.setattr(Readiness, "_database_heads", stuck)
+    verdict = await Readiness(db, timeout_seconds=0.05).check()
+    assert not verdict.ready and verdict.reason == "database did not answer within 0.05 s"
