@@ -1,7 +1,7 @@
 """Fail CI when the tests that need real services were skipped instead of run.
 
-A skipped PostgreSQL or browser test looks green in pytest's summary; here it is a
-failure, because CI is where those services exist.
+A skipped PostgreSQL, Redis, multi-process or browser test looks green in pytest's
+summary; here it is a failure, because CI is where those services exist.
 """
 
 from __future__ import annotations
@@ -17,6 +17,8 @@ REQUIRED = {
     "LibreOffice": lambda case: "libreoffice" in case.get("name", ""),
     "crash recovery": lambda case: "test_crash_recovery" in case.get("classname", ""),
     "redelivery": lambda case: "redeliver" in case.get("name", ""),
+    "scale-out (several processes)": lambda case: "test_scale_out" in case.get("classname", ""),
+    "Redis": lambda case: "redis" in case.get("name", ""),
 }
 
 

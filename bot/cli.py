@@ -35,9 +35,11 @@ from bot.demo import (
     seed_dashboard_logins,
     seed_demo,
 )
+from bot.roles import ALL_ROLES, ServeRole, parse_roles
 from bot.storage.db import Database
 from bot.storage.migrate import current_revision, upgrade
 from bot.storage.models import Building, Case, CaseStatus, Compound, Invite, Role, Unit, utcnow
+from bot.supervisor import child_command, supervise
 from handlers.address import parse_address
 from handlers.case_records import case_record
 from handlers.directory import find_room
@@ -65,9 +67,16 @@ def _ensure_sqlite_dir(url: str) -> None:
         Path(url[len(prefix) :]).parent.mkdir(parents=True, exist_ok=True)
 
 
-async def _serve(settings: Settings, *, seed: bool) -> None:
+async def _serve(
+    settings: Settings,
+    *,
+    seed: bool,
+    roles: frozenset[ServeRole] = ALL_ROLES,
+    migrate: bool = True,
+    reuse_port: bool = False,
+) -> None:
     app = App(settings)
-    await app.start()
+    await app.start(migrate=migrate)
     if seed:
         async with app.db.transaction() as session:
             if await is_empty(session):
@@ -77,7 +86,8 @@ async def _serve(settings: Settings, *, seed: bool) -> None:
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
-    print(f"linli web chat: {settings.base_url}/", flush=True)
+    if ServeRole.WEB in roles:
+        print(f"linli web chat: {settings.base_url}/", flush=True)
     if settings.telegram_token:
         print(
             f"Telegram: {settings.telegram_library}, {settings.telegram_mode}, "
@@ -95,7 +105,7 @@ async def _serve(settings: Settings, *, seed: bool) -> None:
             flush=True,
         )
     try:
-        await app.serve(stop)
+        await app.serve(stop, roles, reuse_port=reuse_port)
     finally:
         await app.close()
     print("linli stopped", flush=True)
@@ -112,8 +122,47 @@ def cmd_demo(args: argparse.Namespace) -> int:
 
 
 def cmd_serve(args: argparse.Namespace) -> int:
-    asyncio.run(_serve(_settings(args), seed=False))
-    return 0
+    settings = _settings(args)
+    try:
+        roles = parse_roles(args.role or [settings.roles])
+    except ValueError as exc:
+        raise SystemExit(str(exc)) from None
+    workers = args.workers or settings.workers
+    if workers == 1:
+        asyncio.run(
+            _serve(
+                settings,
+                seed=False,
+                roles=roles,
+                migrate=not args.no_migrate,
+                reuse_port=args.reuse_port,
+            )
+        )
+        return 0
+    asyncio.run(_migrate(settings))  # once, not in N processes at once
+    child = ["--no-migrate", "--role", ",".join(sorted(roles))]
+    if ServeRole.WEB in roles:
+        child.append("--reuse-port")
+    for flag in ("db", "host", "port"):
+        if getattr(args, flag, None):
+            child += [f"--{flag}", str(getattr(args, flag))]
+    return asyncio.run(_supervise([child_command(child)] * workers))
+
+
+async def _migrate(settings: Settings) -> None:
+    db = Database(settings.database_url)
+    try:
+        await upgrade(db)
+    finally:
+        await db.dispose()
+
+
+async def _supervise(commands: list[list[str]]) -> int:
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    return await supervise(commands, stop)
 
 
 def cmd_db(args: argparse.Namespace) -> int:
@@ -344,9 +393,25 @@ def build_parser() -> argparse.ArgumentParser:
     )
     demo.set_defaults(func=cmd_demo)
 
-    serve = with_db(sub.add_parser("serve", help="serve the web chat and the delivery worker"))
+    serve = with_db(
+        sub.add_parser("serve", help="run the production roles: web, worker, scheduler")
+    )
     serve.add_argument("--host", default=None)
     serve.add_argument("--port", type=int, default=None)
+    serve.add_argument(
+        "--role",
+        action="append",
+        metavar="ROLE",
+        help="web, worker or scheduler; repeat or comma-separate (default: LINLI_ROLES, all)",
+    )
+    serve.add_argument(
+        "--workers",
+        type=int,
+        default=None,
+        help="processes, each running the roles (default: LINLI_WORKERS, 1)",
+    )
+    serve.add_argument("--no-migrate", action="store_true", help=argparse.SUPPRESS)
+    serve.add_argument("--reuse-port", action="store_true", help=argparse.SUPPRESS)
     serve.set_defaults(func=cmd_serve)
 
     db = with_db(sub.add_parser("db", help="database schema"))

@@ -1,4 +1,5 @@
-"""Shared fixtures: databases (SQLite always, PostgreSQL when configured), the app, chats."""
+"""Shared fixtures: databases (SQLite always, PostgreSQL when configured), Redis when
+configured, the app, chats."""
 
 from __future__ import annotations
 
@@ -17,7 +18,13 @@ from bot.demo import seed_demo
 from bot.emulator.server import Emulator
 from bot.storage.db import Database
 from tests.chat import ChatDriver, CoreChat, WebChat
-from tests.databases import SKIP_POSTGRES, PostgresSchema, SqliteTemplate, postgres_url
+from tests.databases import (
+    SKIP_POSTGRES,
+    PostgresSchema,
+    SqliteTemplate,
+    postgres_url,
+    reachable_redis_url,
+)
 from tests.telegram_chat import TelegramChat
 
 TEST_TOKEN = "123:abc"
@@ -79,6 +86,12 @@ async def make_app(db: Database, channel: str = "recording", **overrides: object
     async with db.transaction() as session:
         await seed_demo(session)
     return app
+
+
+@pytest.fixture
+async def redis_url() -> str:
+    """A reachable Redis (``LINLI_TEST_REDIS_URL``), or the test is skipped with the reason."""
+    return await reachable_redis_url()
 
 
 @pytest.fixture

@@ -1,4 +1,4 @@
-"""Test databases: a migrated SQLite file per test, and PostgreSQL when configured.
+"""Test databases: a migrated SQLite file per test, PostgreSQL and Redis when configured.
 
 PostgreSQL runs when ``LINLI_TEST_POSTGRES_URL`` is set (CI sets it) and must then be
 reachable — an unreachable server fails the run instead of skipping. Each test run
@@ -91,6 +91,29 @@ class SqliteTemplate:
 
 def postgres_url() -> str | None:
     return os.environ.get(POSTGRES_ENV) or None
+
+
+REDIS_ENV = "LINLI_TEST_REDIS_URL"
+SKIP_REDIS = f"Redis tests need {REDIS_ENV}, e.g. redis://127.0.0.1:6379/0 (CI sets it)"
+
+
+async def reachable_redis_url() -> str:
+    """``LINLI_TEST_REDIS_URL``: skips the test when unset, fails it when set but the
+    server does not answer (as for PostgreSQL)."""
+    from redis.asyncio import Redis
+    from redis.exceptions import RedisError
+
+    url = os.environ.get(REDIS_ENV)
+    if not url:
+        pytest.skip(SKIP_REDIS)
+    client = Redis.from_url(url, socket_connect_timeout=3)
+    try:
+        await client.ping()
+    except (RedisError, OSError) as exc:
+        pytest.fail(f"{REDIS_ENV} is set but Redis is unreachable: {exc}")
+    finally:
+        await client.aclose()
+    return url
 
 
 def head_revision() -> str:

@@ -14,8 +14,11 @@ waits at most for those few, never for the broadcast's queue. They are exempt fr
 per-chat spacing: they answer the resident's own message and are paced by the
 resident.
 
-Several processes each hold their own pacer; sharing the rate between processes is the
-job of a shared store (Redis), not of this module.
+The channel bucket is pluggable: by default each process has its own (``LocalBucket``);
+with Redis configured, ``bot/outbox/shared_rate.py`` gives every process a handle on one
+bucket per channel, so N delivery workers together stay under the platform's limit. The
+per-chat spacing and 429 holds stay per process: a chat's bulk rows are sent one at a
+time anyway (the claim never hands out a chat's next row before the previous settled).
 """
 
 from __future__ import annotations
@@ -23,6 +26,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
+from typing import Protocol
 
 from aiolimiter import AsyncLimiter
 
@@ -40,14 +44,52 @@ class ChannelRate:
     chat_interval: float = 0.0
 
 
+Sleep = Callable[[float], Awaitable[None]]
+
+
+class Bucket(Protocol):
+    """A channel's global rate: ``take`` returns when one message may go out. A bucket
+    that knows its wait in advance sleeps through ``sleep`` (which tells the worker about
+    long waits first)."""
+
+    async def take(self, sleep: Sleep) -> None: ...
+
+
+BucketFactory = Callable[[str, float], Bucket]  # (channel, messages per second) -> bucket
+
+
+def bucket_depth(per_second: float) -> float:
+    """Messages that may go out at once after a quiet spell: a tenth of a second's worth."""
+    return max(1.0, per_second * BURST_SECONDS)
+
+
+class LocalBucket:
+    """This process's own bucket (aiolimiter): right when one process sends."""
+
+    def __init__(self, per_second: float) -> None:
+        depth = bucket_depth(per_second)
+        self._limiter = AsyncLimiter(depth, depth / per_second)
+
+    async def take(self, sleep: Sleep) -> None:
+        await self._limiter.acquire()
+
+
+def local_bucket(channel: str, per_second: float) -> Bucket:
+    return LocalBucket(per_second)
+
+
 class Pacer:
-    def __init__(self, rates: Mapping[str, ChannelRate] | None = None) -> None:
+    def __init__(
+        self,
+        rates: Mapping[str, ChannelRate] | None = None,
+        *,
+        bucket: BucketFactory = local_bucket,
+    ) -> None:
         self.rates = dict(rates or {})
-        self._buckets: dict[str, AsyncLimiter] = {}
+        self._buckets: dict[str, Bucket] = {}
         for channel, rate in self.rates.items():
             if rate.per_second:
-                depth = max(1.0, rate.per_second * BURST_SECONDS)
-                self._buckets[channel] = AsyncLimiter(depth, depth / rate.per_second)
+                self._buckets[channel] = bucket(channel, rate.per_second)
         self._held_until: dict[str, float] = {}
         self._chat_next: dict[tuple[str, str], float] = {}
 
@@ -89,7 +131,7 @@ class Pacer:
             await sleep(held)
         bucket = self._buckets.get(channel)
         if bucket is not None:
-            await bucket.acquire()
+            await bucket.take(sleep)
         if bulk and rate is not None and rate.chat_interval > 0:
             # Held up by a 429 or the bucket: the next one to this chat counts from now.
             key = (channel, chat_id)
