@@ -166,7 +166,12 @@ async def _case(request: web.Request, operator: Operator) -> web.StreamResponse:
             return dashboard.render("missing.html", status=404, operator=operator, section="")
         record = await case_record(session, case, dashboard.catalog, reveal=reveal, history=True)
     if reveal:
-        log.info("dashboard: %s revealed personal data of %s", operator.username, case.number)
+        log.info(
+            "dashboard: %s revealed personal data of %s",
+            operator.username,
+            case.number,
+            extra={"case": case.number},
+        )
     return dashboard.render(
         "case.html", operator=operator, case=record, reveal=reveal, section="ledger"
     )
