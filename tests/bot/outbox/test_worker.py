@@ -191,3 +191,24 @@ async def test_two_workers_deliver_every_message_exactly_once_and_in_order(db: D
     assert len({m.id for m in channel.sent}) == 200
     for chat in chats:
         assert [p["text"] for p in channel.sent_to(chat)] == [str(n) for n in range(10)]
+
+
+async def test_a_row_committed_after_a_later_row_of_its_chat_was_claimed_waits_for_that_send(
+    db: Database,
+) -> None:
+    # Ids come from a sequence: the transaction holding id 1 may commit after id 2 was
+    # already claimed by a worker. Id 1 must then wait until id 2 is no longer in flight.
+    first, second = await enqueue(db, "chat-1", "one"), await enqueue(db, "chat-1", "two")
+    clock = Clock()
+    async with db.transaction() as session:
+        row = await session.get(OutboxMessage, second)
+        assert row is not None
+        row.status, row.claimed_by = OutboxStatus.SENDING, "another-worker"
+        row.lease_until = clock.now + timedelta(seconds=30)
+    channel = RecordingChannel("web")
+    worker = _worker(db, channel, clock, lease_seconds=30)
+    assert await worker.claim() == []  # "two" is being sent to chat-1 right now
+    clock.advance(seconds=31)  # that worker died: its lease ran out
+    assert await worker.drain() == 2
+    assert [m.payload["text"] for m in channel.sent] == ["one", "two"]
+    assert (await _row(db, first)).status == OutboxStatus.SENT
