@@ -18,7 +18,9 @@ from typing import Any
 
 from bot.app import App
 from bot.config import Settings
+from bot.core.catalog import load_catalog
 from bot.outbox.enqueue import OutboxWriter
+from bot.storage.files import BadUpload, FileStore, StoredDocument
 from bot.storage.models import Broadcast, BroadcastKind, utcnow
 from handlers.broadcast_targets import TargetError, check_targets, parse_targets
 from handlers.broadcasts import BroadcastService, describe_targets
@@ -78,11 +80,7 @@ def cmd_send(args: argparse.Namespace, settings: Settings) -> int:
             await check_targets(service.session, targets, None)
         except TargetError as error:
             raise SystemExit(str(error)) from None
-        photo = None
-        if getattr(args, "photo", None):
-            from bot.storage.files import FileStore
-
-            photo = FileStore(Path(settings.files_dir)).save_image(Path(args.photo).read_bytes())
+        photo, document = _attachments(args, settings)
         questions = (
             pick_questions(f"cli:{utcnow().isoformat()}", args.questions)
             if kind is BroadcastKind.QUIZ
@@ -94,6 +92,7 @@ def cmd_send(args: argparse.Namespace, settings: Settings) -> int:
             targets=[t.spec for t in targets],
             text=text,
             photo=photo,
+            document=document,
             at=at,
             kind=kind,
             questions=questions,
@@ -102,6 +101,26 @@ def cmd_send(args: argparse.Namespace, settings: Settings) -> int:
 
     print(json.dumps(asyncio.run(_with_service(settings, work)), ensure_ascii=False, indent=2))
     return 0
+
+
+def _attachments(
+    args: argparse.Namespace, settings: Settings
+) -> tuple[str | None, StoredDocument | None]:
+    """The notice's photo and document, checked and stored like a chat upload; a file
+    that is missing or not one we take stops the command with the reason."""
+    store = FileStore(Path(settings.files_dir))
+    photo = document = None
+    try:
+        if getattr(args, "photo", None):
+            photo = store.save_image(Path(args.photo).read_bytes())
+        if getattr(args, "attach", None):
+            path = Path(args.attach)
+            document = store.save_document(path.read_bytes(), path.name)
+    except OSError as exc:
+        raise SystemExit(f"cannot read {exc.filename}: {exc.strerror}") from None
+    except BadUpload as exc:
+        raise SystemExit(f"refused: {load_catalog(settings.locale).t(exc.reason)}") from None
+    return photo, document
 
 
 def cmd_status(args: argparse.Namespace, settings: Settings) -> int:
@@ -141,6 +160,7 @@ def add_broadcast_commands(
     body.add_argument("--text", help="the notice")
     body.add_argument("--file", help="a UTF-8 text file with the notice")
     send.add_argument("--photo", help="an image to send with it")
+    send.add_argument("--attach", help="a PDF, Word, Excel or PowerPoint file to send with it")
     quiz = with_db(broadcast_sub.add_parser("quiz", help="start a quiz campaign"))
     quiz.add_argument("--text", help="an introduction above the first question")
     quiz.add_argument("--file", help=argparse.SUPPRESS)

@@ -1,7 +1,7 @@
 """Composing a broadcast in the chat (secretaries and admins), its progress card, and
 residents' ``/unsubscribe`` / ``/subscribe``.
 
-    /broadcast → text (a photo may come with it) → target → time → preview → confirm
+    /broadcast → text (a photo or a file may come with it) → target → time → preview → confirm
     /newquiz   →                                   target → time → preview → confirm
 
 Targets offered are the sender's own compound, its buildings and its handler roles
@@ -23,6 +23,7 @@ from bot.core.context import Context
 from bot.core.events import Incoming
 from bot.core.flows import Flow
 from bot.core.replies import Reply
+from bot.storage.files import StoredDocument
 from bot.storage.models import Broadcast, BroadcastKind, Building, Compound, Role
 from handlers import quiz
 from handlers.broadcast_targets import (
@@ -66,8 +67,15 @@ async def on_text(event: Incoming, ctx: Context) -> list[Reply]:
     if event.photo:
         ctx.state.data["photo"] = event.photo
         ctx.state.changed = True
+    if event.document:
+        ctx.state.data["document"] = {"ref": event.document.ref, "name": event.document.name}
+        ctx.state.changed = True
     text = (event.text or "").strip()
     if not text:
+        if event.document:
+            return [
+                ctx.reply("broadcast.document_kept", name=event.document.name, limit=MAX_NOTICE)
+            ]
         return [
             ctx.reply(
                 "broadcast.photo_kept" if event.photo else "broadcast.ask_text", limit=MAX_NOTICE
@@ -203,6 +211,11 @@ async def _preview(ctx: Context) -> Reply:
         kind=ctx.t(f"broadcast.kinds.{kind}"),
         body=body,
         photo_note=ctx.t("broadcast.photo_note") if data.get("photo") else "",
+        document_note=(
+            ctx.t("broadcast.document_note", name=data["document"]["name"])
+            if data.get("document")
+            else ""
+        ),
         targets=describe_targets(ctx.catalog, data["targets"]),
         count=len(recipients),
         when=when,
@@ -229,6 +242,7 @@ async def on_confirm(event: Incoming, ctx: Context) -> list[Reply]:
         targets=data["targets"],
         text=data.get("text", ""),
         photo=data.get("photo"),
+        document=StoredDocument(**data["document"]) if data.get("document") else None,
         at=at,
         kind=kind,
         questions=questions,
@@ -297,4 +311,5 @@ FLOW = Flow(
         Step.WHEN: on_when,
         Step.CONFIRM: on_confirm,
     },
+    document_steps=frozenset({Step.TEXT}),
 )

@@ -29,6 +29,7 @@ from bot.core.buttons import pack
 from bot.core.catalog import Catalog
 from bot.core.replies import Button, Reply
 from bot.outbox.enqueue import OutboxWriter, audience_of
+from bot.storage.files import StoredDocument
 from bot.storage.models import (
     Broadcast,
     BroadcastKind,
@@ -84,6 +85,7 @@ class BroadcastService:
         targets: list[str],
         text: str = "",
         photo: str | None = None,
+        document: StoredDocument | None = None,
         at: datetime | None = None,
         kind: BroadcastKind = BroadcastKind.NOTICE,
         questions: list[str] | None = None,
@@ -97,6 +99,8 @@ class BroadcastService:
             compound_id=compound_id,
             text=text,
             photo=photo,
+            document=document.ref if document else None,
+            document_name=document.name if document else None,
             targets=[t.spec for t in parse_targets(targets)],
             questions=list(questions or []),
             status=BroadcastStatus.SCHEDULED.value,
@@ -159,6 +163,11 @@ class BroadcastService:
         return Reply(
             t("broadcast.notice", text=broadcast.text, footer=footer),
             photo=broadcast.photo,
+            document=(
+                StoredDocument(broadcast.document, broadcast.document_name or "")
+                if broadcast.document
+                else None
+            ),
             key="broadcast.notice",
         )
 

@@ -24,6 +24,7 @@ from aiohttp.test_utils import TestClient, TestServer
 from bot.app import App
 from bot.channels.recording import RecordingChannel
 from bot.core.replies import Reply
+from bot.storage.files import BadUpload, StoredDocument
 from tests.factories import make_incoming
 
 
@@ -57,7 +58,12 @@ class ChatDriver(ABC):
         button: str | None = None,
         update_id: str | None = None,
         photo: bytes | None = None,
+        document: tuple[str, bytes] | None = None,
     ) -> list[Reply]: ...
+
+    @abstractmethod
+    async def fetch_document(self, document: StoredDocument) -> bytes:
+        """The bytes of a file the bot sent, fetched the way the user's client would."""
 
     @abstractmethod
     async def inbox(self, user: str) -> list[Reply]:
@@ -70,6 +76,14 @@ class ChatDriver(ABC):
 
     async def send_photo(self, user: str, data: bytes, caption: str | None = None) -> list[Reply]:
         replies = await self.send(user, text=caption, photo=data)
+        self.last[user] = replies
+        return replies
+
+    async def send_document(
+        self, user: str, name: str, data: bytes, caption: str | None = None
+    ) -> list[Reply]:
+        """Send a file "as a file" (a PDF, a Word file) under ``name``."""
+        replies = await self.send(user, text=caption, document=(name, data))
         self.last[user] = replies
         return replies
 
@@ -138,17 +152,41 @@ class CoreChat(ChatDriver):
         button: str | None = None,
         update_id: str | None = None,
         photo: bytes | None = None,
+        document: tuple[str, bytes] | None = None,
     ) -> list[Reply]:
+        stored = None
+        if document is not None:
+            name, data = document
+            try:
+                upload = self.app.files.save_upload(data, name)
+            except BadUpload as exc:  # what the adapters do with a file they refuse
+                return await self._send_rejected(user, text, update_id, exc.reason)
+            photo_ref, stored = upload.photo, upload.document
+        else:
+            photo_ref = self.app.files.save_image(photo) if photo is not None else None
         event = make_incoming(
             user,
             text,
             button=button,
             update_id=update_id,
             channel=self.channel,
-            photo=self.app.files.save_image(photo) if photo is not None else None,
+            photo=photo_ref,
+            document=stored,
         )
         outcome = await self.app.handle(event)
         return [Reply.from_payload(s.payload) for s in outcome.replies]
+
+    async def _send_rejected(
+        self, user: str, text: str | None, update_id: str | None, reason: str
+    ) -> list[Reply]:
+        event = make_incoming(
+            user, text, update_id=update_id, channel=self.channel, rejected_upload=reason
+        )
+        outcome = await self.app.handle(event)
+        return [Reply.from_payload(s.payload) for s in outcome.replies]
+
+    async def fetch_document(self, document: StoredDocument) -> bytes:
+        return self.app.files.path(document.ref).read_bytes()
 
     async def inbox(self, user: str) -> list[Reply]:
         channel = self.app.channels[self.channel]
@@ -175,7 +213,20 @@ class WebChat(ChatDriver):
         button: str | None = None,
         update_id: str | None = None,
         photo: bytes | None = None,
+        document: tuple[str, bytes] | None = None,
     ) -> list[Reply]:
+        if document is not None:
+            name, data = document
+            form = FormData()
+            form.add_field("file", data, filename=name, content_type="application/octet-stream")
+            form.add_field("client_id", update_id or uuid.uuid4().hex)
+            if text:
+                form.add_field("caption", text)
+            response = await self.client.post(f"/api/chat/{user}/files", data=form)
+            if response.status == 400:  # a refused file: the page shows the reason
+                return [Reply((await response.json())["error"], key="web.refused_upload")]
+            assert response.status == 200, await response.text()
+            return [_reply(r) for r in (await response.json())["replies"]]
         if photo is not None:
             form = FormData()
             form.add_field("photo", photo, filename="photo.png", content_type="image/png")
@@ -199,8 +250,15 @@ class WebChat(ChatDriver):
         assert response.status == 200, await response.text()
         return [_reply(m) for m in (await response.json())["messages"]]
 
+    async def fetch_document(self, document: StoredDocument) -> bytes:
+        response = await self.client.get(f"/files/{document.ref}", params={"name": document.name})
+        assert response.status == 200, await response.text()
+        return await response.read()
+
 
 def _reply(data: dict[str, Any]) -> Reply:
-    return Reply.from_payload(
-        {"text": data["text"], "buttons": data.get("buttons", []), "key": data.get("key")}
-    )
+    payload = {"text": data["text"], "buttons": data.get("buttons", []), "key": data.get("key")}
+    if doc := data.get("document"):
+        ref = doc["url"].removeprefix("/files/").partition("?")[0]
+        payload["document"] = {"ref": ref, "name": doc["name"]}
+    return Reply.from_payload(payload)

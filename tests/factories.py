@@ -11,6 +11,7 @@ from bot.core.events import Incoming
 from bot.core.replies import Reply
 from bot.outbox.enqueue import OutboxWriter
 from bot.storage.db import Database
+from bot.storage.files import StoredDocument
 from bot.storage.models import utcnow
 
 SIGNER = ButtonSigner(b"factories-secret-0123456789abcdef")
@@ -24,6 +25,8 @@ def make_incoming(
     update_id: str | None = None,
     channel: str = "web",
     photo: str | None = None,
+    document: StoredDocument | None = None,
+    rejected_upload: str | None = None,
 ) -> Incoming:
     return Incoming(
         channel=channel,
@@ -34,6 +37,8 @@ def make_incoming(
         text=text,
         button=button,
         photo=photo,
+        document=document,
+        rejected_upload=rejected_upload,
     )
 
 

@@ -26,6 +26,7 @@ from bot.channels.telegram.common import TelegramChannel
 from bot.channels.telegram.webhook import SECRET_HEADER, webhook_secret
 from bot.core.replies import Button, Reply
 from bot.emulator.server import Emulator
+from bot.storage.files import StoredDocument
 from bot.storage.models import ChannelIdentity, OutboxMessage, ProcessedUpdate
 from tests.chat import ChatDriver
 
@@ -116,6 +117,7 @@ class TelegramChat(ChatDriver):
         button: str | None = None,
         update_id: str | None = None,
         photo: bytes | None = None,
+        document: tuple[str, bytes] | None = None,
     ) -> list[Reply]:
         tg = self.tg(user)
         if update_id is not None and update_id in self._sent:
@@ -124,6 +126,8 @@ class TelegramChat(ChatDriver):
         else:
             if photo is not None:
                 raw = self.world.user_sends_photo(tg, photo, caption=text)
+            elif document is not None:
+                raw = self.world.user_sends_document(tg, document[1], document[0], caption=text)
             elif button is not None and button.startswith(POLL_OPTION):
                 poll_id, _, option = button.removeprefix(POLL_OPTION).rpartition(":")
                 raw = self.world.user_answers_poll(tg, poll_id, int(option))
@@ -221,4 +225,10 @@ class TelegramChat(ChatDriver):
             for row in rows
         )
         text = message.get("text") or message.get("caption") or ""
-        return Reply(text, buttons=buttons, key=(payload or {}).get("key"))
+        doc = message.get("document")
+        document = StoredDocument(doc["file_id"], doc["file_name"]) if doc else None
+        return Reply(text, buttons=buttons, document=document, key=(payload or {}).get("key"))
+
+    async def fetch_document(self, document: StoredDocument) -> bytes:
+        """What the user's Telegram client downloads: the file the bot uploaded."""
+        return self.world.files[document.ref].data

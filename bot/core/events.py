@@ -15,6 +15,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
+from bot.storage.files import StoredDocument
+
 
 @dataclass(frozen=True, slots=True)
 class Command:
@@ -32,6 +34,9 @@ class Incoming:
     text: str | None = None
     button: str | None = None
     photo: str | None = None
+    # A file that is not a photo (a PDF, a Word file), already checked and stored; the
+    # dispatcher lets it through only to the flow steps that ask for one.
+    document: StoredDocument | None = None
     # The user sent a file the channel could not accept (a catalogue key saying why);
     # the core answers it like any message, so the answer is stored and never lost.
     rejected_upload: str | None = None

@@ -52,6 +52,9 @@ class Flow:
     name: str
     steps: Mapping[str, Handler]
     timeout: timedelta = timedelta(hours=2)
+    # The steps that take a document (a notice's attachment); anywhere else the
+    # dispatcher answers a sent file itself, so no step has to think about one.
+    document_steps: frozenset[str] = frozenset()
 
 
 @dataclass

@@ -21,6 +21,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from bot.storage.files import StoredDocument
+
 
 @dataclass(frozen=True, slots=True)
 class Button:
@@ -38,6 +40,9 @@ class Reply:
     text: str
     buttons: tuple[tuple[Button, ...], ...] = ()
     photo: str | None = None
+    # A file sent with the message (a notice's PDF); channels show it after the text, or
+    # as one message with the text for its caption where they can.
+    document: StoredDocument | None = None
     key: str | None = field(default=None, compare=False)
     parse_mode: str | None = None
     card: str | None = field(default=None, compare=False)
@@ -52,6 +57,8 @@ class Reply:
             payload["buttons"] = [[_button_payload(b) for b in row] for row in self.buttons]
         if self.photo:
             payload["photo"] = self.photo
+        if self.document:
+            payload["document"] = {"ref": self.document.ref, "name": self.document.name}
         if self.key:
             payload["key"] = self.key
         if self.parse_mode:
@@ -72,6 +79,7 @@ class Reply:
             text=payload["text"],
             buttons=rows,
             photo=payload.get("photo"),
+            document=StoredDocument(**payload["document"]) if payload.get("document") else None,
             key=payload.get("key"),
             parse_mode=payload.get("parse_mode"),
             card=payload.get("card"),

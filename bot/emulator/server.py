@@ -61,6 +61,7 @@ METHODS: dict[str, Method] = {
     "getwebhookinfo": lambda w, p, f: w.webhook_info(),
     "sendmessage": lambda w, p, f: w.send_message(p),
     "sendphoto": lambda w, p, f: w.send_photo(p, f),
+    "senddocument": lambda w, p, f: w.send_document(p, f),
     "sendpoll": lambda w, p, f: w.send_poll(p),
     "editmessagetext": lambda w, p, f: w.edit_text(p),
     "editmessagereplymarkup": lambda w, p, f: w.edit_markup(p),
@@ -88,6 +89,7 @@ async def _params(request: web.Request) -> tuple[dict[str, Any], bytes | None]:
                 if isinstance(value, web.FileField):
                     upload = value.file.read()
                     params[key] = f"attach://{key}"
+                    params["_filename"] = value.filename
                 else:
                     params[key] = value
     # aiogram attaches files as "attach://<name>" fields; the upload itself is that field.
@@ -144,6 +146,14 @@ async def _user_message(request: web.Request) -> web.Response:
     if "photo_base64" in body:
         update = world.user_sends_photo(
             user, base64.b64decode(body["photo_base64"]), body.get("caption"), chat
+        )
+    elif "document_base64" in body:
+        update = world.user_sends_document(
+            user,
+            base64.b64decode(body["document_base64"]),
+            str(body.get("file_name") or "document"),
+            body.get("caption"),
+            chat,
         )
     else:
         update = world.user_says(user, str(body["text"]), chat)

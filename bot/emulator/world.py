@@ -35,6 +35,7 @@ MAX_CALLBACK_DATA = 64
 MAX_POLL_QUESTION = 300
 MAX_POLL_EXPLANATION = 200
 MAX_TEXT = 4096
+CAPTION_LIMIT = 1024  # a photo's or a document's caption
 GROUP_MESSAGES_PER_MINUTE = 20
 
 
@@ -110,6 +111,14 @@ class StoredFile:
             "file_size": len(self.data),
             "width": width,
             "height": height,
+        }
+
+    def document_json(self, file_name: str) -> dict[str, Any]:
+        return {
+            "file_id": self.file_id,
+            "file_unique_id": self.unique_id,
+            "file_name": file_name,
+            "file_size": len(self.data),
         }
 
 
@@ -250,6 +259,21 @@ class World:
             content["caption"] = caption
         return self.push_update({"message": self._user_message(user_id, chat_id, **content)})
 
+    def user_sends_document(
+        self,
+        user_id: int,
+        data: bytes,
+        file_name: str,
+        caption: str | None = None,
+        chat_id: int | None = None,
+    ) -> dict[str, Any]:
+        """A file sent "as a file" (a PDF, a Word file, or an uncompressed photo)."""
+        stored = self.store_file(data, "documents", file_name)
+        content: dict[str, Any] = {"document": stored.document_json(file_name)}
+        if caption:
+            content["caption"] = caption
+        return self.push_update({"message": self._user_message(user_id, chat_id, **content)})
+
     def user_sends_sticker(self, user_id: int) -> dict[str, Any]:
         """Something the bot does not handle (it must acknowledge it and move on)."""
         content = {
@@ -321,10 +345,11 @@ class World:
         """What the bot has in this chat now (edits applied), oldest first."""
         return [m for m in self.messages[chat_id].values() if m.get("from", {}).get("id") == BOT_ID]
 
-    def store_file(self, data: bytes, folder: str) -> StoredFile:
+    def store_file(self, data: bytes, folder: str, name: str = "photo.jpg") -> StoredFile:
         unique = secrets.token_hex(6)
+        suffix = name.rpartition(".")[2] if "." in name else "bin"
         stored = StoredFile(
-            f"F{unique}{secrets.token_hex(10)}", unique, f"{folder}/file_{unique}.jpg", data
+            f"F{unique}{secrets.token_hex(10)}", unique, f"{folder}/file_{unique}.{suffix}", data
         )
         self.files[stored.file_id] = stored
         self.files_by_path[stored.path] = stored
@@ -425,6 +450,7 @@ class World:
     def send_photo(self, params: dict[str, Any], upload: bytes | None) -> dict[str, Any]:
         markup = self._check_markup(params.get("reply_markup"))
         chat = self._chat_for_send(params.get("chat_id"))
+        self._check_caption(params.get("caption"))
         if upload is not None:
             stored = self.store_file(upload, "photos")
         else:
@@ -434,6 +460,30 @@ class World:
         self._throttle(chat)
         return self._bot_message(
             chat, photo=[stored.to_json()], caption=params.get("caption"), reply_markup=markup
+        )
+
+    @staticmethod
+    def _check_caption(caption: Any) -> None:
+        if caption is not None and len(str(caption)) > CAPTION_LIMIT:
+            raise bad_request("message caption is too long")
+
+    def send_document(self, params: dict[str, Any], upload: bytes | None) -> dict[str, Any]:
+        """sendDocument: an upload's name is the multipart file name, as on Telegram."""
+        markup = self._check_markup(params.get("reply_markup"))
+        chat = self._chat_for_send(params.get("chat_id"))
+        caption = params.get("caption")
+        self._check_caption(caption)
+        if upload is not None:
+            name = str(params.get("_filename") or "document")
+            stored = self.store_file(upload, "documents", name)
+        else:
+            stored = self.files.get(str(params.get("document")))
+            if stored is None:
+                raise bad_request("wrong file identifier/HTTP URL specified")
+            name = stored.path.rpartition("/")[2]
+        self._throttle(chat)
+        return self._bot_message(
+            chat, document=stored.document_json(name), caption=caption, reply_markup=markup
         )
 
     def send_poll(self, params: dict[str, Any]) -> dict[str, Any]:

@@ -13,6 +13,7 @@ from sqlalchemy import select
 
 from bot.cli import main
 from bot.storage.db import Database
+from bot.storage.files import FileStore
 from bot.storage.models import OutboxMessage, OutboxStatus, Priority, utcnow
 from tests.databases import seed_demo_file
 
@@ -102,6 +103,56 @@ def test_send_from_a_file(db_url: str, capsys: pytest.CaptureFixture[str], tmp_p
     sent = run(capsys, "send", "--file", str(notice), "--to", "compound:SDDJ", db=db_url)
     assert sent["recipients"] > len(BUILDING_1)
     assert all(NOTICE in r.payload["text"] for r in bulk_rows(db_url))
+
+
+def test_send_with_an_attached_pdf_stores_it_and_every_message_carries_it(
+    db_url: str,
+    capsys: pytest.CaptureFixture[str],
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("LINLI_FILES_DIR", str(tmp_path / "files"))
+    pdf = tmp_path / "关于法治进小区的通知.pdf"
+    pdf.write_bytes(b"%PDF-1.4 notice\n%%EOF\n")
+    run(
+        capsys, "send", "--text", NOTICE, "--attach", str(pdf), "--to", "building:SDDJ-1", db=db_url
+    )
+    documents = {tuple(r.payload["document"].items()) for r in bulk_rows(db_url)}
+    [document] = [dict(d) for d in documents]
+    assert document["name"] == "关于法治进小区的通知.pdf"
+    stored = FileStore(tmp_path / "files").path(document["ref"])
+    assert stored.read_bytes() == pdf.read_bytes()
+
+
+def test_send_with_a_file_that_is_no_document_exits_with_the_reason(
+    db_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("LINLI_FILES_DIR", str(tmp_path / "files"))
+    fake = tmp_path / "通知.pdf"
+    fake.write_bytes(b"MZ\x90\x00")
+    with pytest.raises(SystemExit) as exited:
+        main(
+            ["broadcast", "send", "--text", NOTICE, "--attach", str(fake), "--to", "all"]
+            + ["--db", db_url]
+        )
+    assert "无法识别" in str(exited.value.code)
+    with pytest.raises(SystemExit) as exited:
+        main(
+            [
+                "broadcast",
+                "send",
+                "--text",
+                NOTICE,
+                "--attach",
+                str(tmp_path / "none.pdf"),
+                "--to",
+                "all",
+                "--db",
+                db_url,
+            ]
+        )
+    assert "cannot read" in str(exited.value.code)
+    assert bulk_rows(db_url) == []
 
 
 @pytest.mark.parametrize(

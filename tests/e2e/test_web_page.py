@@ -162,3 +162,29 @@ def test_resident_reports_with_a_photo_from_the_page(page: Page, tmp_path: Path)
     bot_says(page, "照片收到了")
     send_text(page, "单元门的门禁坏了，刷卡没反应")
     expect(page.locator(".msg.bot .buttons button").filter(has_text="门禁").last).to_be_visible()
+
+
+def test_secretary_attaches_a_pdf_and_a_building_1_resident_opens_it(
+    page: Page, tmp_path: Path
+) -> None:
+    notice = tmp_path / "法治进小区活动安排.pdf"
+    notice.write_bytes(b"%PDF-1.4\n% linli e2e\n%%EOF\n")
+    page.select_option("#persona", "secretary")
+    send_text(page, "发布通知")
+    bot_says(page, "请发送通知内容")
+    page.set_input_files("#file", str(notice))
+    expect(page.locator(".msg.me").last.locator(".document")).to_have_text(f"📎 {notice.name}")
+    bot_says(page, f"文件「{notice.name}」已收到")
+    send_text(page, "本周六上午在1栋楼下开展普法宣传，活动安排见附件。")
+    tap(page, "1栋")
+    tap(page, "立即发送")
+    bot_says(page, f"[附件：{notice.name}]")
+    tap(page, "确认发送")
+    bot_says(page, "开始发送")
+
+    page.select_option("#persona", "resident-1")
+    link = bot_says(page, "活动安排见附件").locator("a.document")
+    expect(link).to_have_text(f"📎 {notice.name}")
+    response = page.request.get(link.get_attribute("href") or "")
+    assert response.ok and response.body() == notice.read_bytes()
+    assert "inline" in response.headers["content-disposition"]

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import io
+import zipfile
+
 from sqlalchemy import select
 
 from bot.storage.models import Broadcast, BroadcastStatus, QuizAnswer
@@ -123,3 +126,70 @@ async def test_quiz_campaign_scores_each_answer_once_and_ranks_buildings(
     async with chat.app.db.transaction() as session:
         answers = (await session.scalars(select(QuizAnswer))).all()
     assert len(answers) == 5
+
+
+def _pdf(body: str) -> bytes:
+    """A small but well-formed PDF header and trailer around ``body``."""
+    return f"%PDF-1.4\n% {body}\n1 0 obj << /Type /Catalog >> endobj\n%%EOF\n".encode()
+
+
+ATTACHMENT = "关于开展法治进小区活动的通知.pdf"
+
+
+async def test_notice_with_a_pdf_reaches_building_1_with_the_same_file(chat: ChatDriver) -> None:
+    pdf = _pdf("法治进小区 2026-12")
+    await chat.say("secretary", "发布通知")
+    kept = await chat.send_document("secretary", ATTACHMENT, pdf)
+    assert kept[-1].key == "broadcast.document_kept" and ATTACHMENT in kept[-1].text
+    await chat.dialog(
+        "secretary",
+        [
+            (NOTICE, "broadcast.ask_target"),
+            ("[1栋]", "broadcast.ask_when"),
+            ("[立即发送]", "broadcast.preview"),
+        ],
+    )
+    assert f"[附件：{ATTACHMENT}]" in chat.last["secretary"][-1].text
+    assert (await chat.press("secretary", "确认发送"))[-1].key == "broadcast.started"
+    await chat.deliver()
+    for user in BUILDING_1:
+        inbox = await chat.inbox(user)
+        assert any(NOTICE in r.text for r in inbox), user
+        files = [r.document for r in inbox if r.document is not None]
+        assert [f.name for f in files] == [ATTACHMENT], user
+        assert await chat.fetch_document(files[0]) == pdf
+    for user in ELSEWHERE:
+        assert not [r for r in await chat.inbox(user) if r.document is not None], user
+
+
+async def test_a_word_file_with_the_notice_as_its_caption_is_taken_in_one_message(
+    chat: ChatDriver,
+) -> None:
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w") as package:
+        package.writestr("[Content_Types].xml", "<Types/>")
+        package.writestr("word/document.xml", "<w:document/>")
+    await chat.say("secretary", "/broadcast")
+    replies = await chat.send_document("secretary", "活动安排.docx", buffer.getvalue(), NOTICE)
+    assert replies[-1].key == "broadcast.ask_target"
+    await chat.dialog("secretary", [("[1栋]", "broadcast.ask_when")])
+    preview = await chat.press("secretary", "立即发送")
+    assert NOTICE in preview[-1].text and "[附件：活动安排.docx]" in preview[-1].text
+
+
+async def test_a_file_that_is_no_document_is_refused_and_the_notice_goes_on(
+    chat: ChatDriver,
+) -> None:
+    await chat.say("secretary", "/broadcast")
+    refused = await chat.send_document("secretary", "通知.pdf", b"MZ\x90\x00 not a pdf at all")
+    assert "无法识别" in refused[-1].text
+    assert (await chat.say("secretary", NOTICE))[-1].key == "broadcast.ask_target"
+
+
+async def test_a_file_sent_outside_a_notice_is_answered_and_kept_nowhere(
+    chat: ChatDriver,
+) -> None:
+    replies = await chat.send_document("resident-1", "合同.pdf", _pdf("租房合同"), "帮我看看")
+    assert replies[-1].key == "files.document_not_here"
+    async with chat.app.db.transaction() as session:
+        assert (await session.scalars(select(Broadcast))).all() == []

@@ -41,7 +41,7 @@ from bot.channels.telegram.common import (
     network_failure,
     not_modified,
 )
-from bot.storage.files import BadImage
+from bot.storage.files import BadUpload
 
 ALLOWED_UPDATES = ["message", "callback_query", "poll_answer"]
 
@@ -94,9 +94,9 @@ class AiogramChannel(TelegramChannel):
         try:
             file = await self.bot.get_file(file_id)
         except TelegramBadRequest as exc:  # e.g. "file is too big" (over 20 MB)
-            raise BadImage("files.too_big") from exc
+            raise BadUpload("files.document_too_big") from exc
         if file.file_path is None:
-            raise BadImage("files.empty")
+            raise BadUpload("files.empty")
         buffer = await self.bot.download_file(file.file_path)
         return buffer.read() if buffer is not None else b""
 
@@ -125,6 +125,16 @@ class AiogramChannel(TelegramChannel):
         message = await self.bot.send_photo(
             chat_id,
             BufferedInputFile(data, filename="photo.jpg"),
+            caption=rendered.text or None,
+            reply_markup=self._markup(rendered.keyboard),
+            parse_mode=rendered.parse_mode,
+        )
+        return str(message.message_id)
+
+    async def send_document(self, chat_id: int, data: bytes, name: str, rendered: Rendered) -> str:
+        message = await self.bot.send_document(
+            chat_id,
+            BufferedInputFile(data, filename=name),
             caption=rendered.text or None,
             reply_markup=self._markup(rendered.keyboard),
             parse_mode=rendered.parse_mode,

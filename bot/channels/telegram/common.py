@@ -33,12 +33,14 @@ from bot.channels.base import (
     TransientFailure,
 )
 from bot.core.events import Incoming
+from bot.storage.files import Upload
 
 log = logging.getLogger(__name__)
 
 CHANNEL = "telegram"
 POLL_TIMEOUT_SECONDS = 25
 GROUP_MESSAGES_PER_MINUTE = 20
+CAPTION_LIMIT = 1024  # characters of a photo's or a document's caption
 FINISHED_KEPT = 10_000
 
 
@@ -54,7 +56,9 @@ class Bridge:
 
     handle: Callable[[Incoming], Awaitable[Any]]
     save_image: Callable[[bytes], str]
-    read_image: Callable[[str], bytes]
+    # A file sent "as a file": kept as a photo when it is an image, else as a document.
+    save_upload: Callable[[bytes, str], Upload]
+    read_file: Callable[[str], bytes]
     commands: Callable[[], list[tuple[str, str]]]
     # Handlers' private chats get a longer menu (待办, 登记情况): (chat id, commands).
     staff_menus: Callable[[], Awaitable[list[tuple[int, list[tuple[str, str]]]]]] | None = None
@@ -78,6 +82,7 @@ class Rendered:
     keyboard: Keyboard | None = None
     photo: str | None = None
     parse_mode: str | None = None
+    document: tuple[str, str] | None = None  # (file store reference, name)
 
 
 def render(payload: dict[str, Any], bot_username: str = "") -> Rendered:
@@ -96,6 +101,7 @@ def render(payload: dict[str, Any], bot_username: str = "") -> Rendered:
         keyboard=Keyboard(rows) if rows else None,
         photo=payload.get("photo"),
         parse_mode=payload.get("parse_mode"),
+        document=(doc["ref"], doc["name"]) if (doc := payload.get("document")) else None,
     )
 
 
@@ -112,6 +118,8 @@ class Facts:
     button: str | None = None
     callback_id: str | None = None
     photo_file_id: str | None = None
+    document_file_id: str | None = None  # a file sent as a document: a photo or a PDF …
+    document_name: str = ""
     addressed: bool = True  # in a group: a command, a mention or a reply to the bot
     poll_id: str | None = None  # a poll answer: which poll, which option
     poll_option: int | None = None
@@ -159,14 +167,9 @@ def read_update(update: Any, bot_username: str) -> Facts | None:
     if message is None or message.from_user is None or message.from_user.is_bot:
         return None
     text = message.text if message.text is not None else message.caption
-    photo = None
-    if message.photo:
-        photo = message.photo[-1].file_id  # the largest size
-    elif message.document is not None:
-        # A photo sent "as a file" is kept like any photo; any other file is refused by
-        # the file store when it is saved, and the core says so.
-        photo = message.document.file_id
-    if text is None and photo is None:
+    photo = message.photo[-1].file_id if message.photo else None  # the largest size
+    document = message.document
+    if text is None and photo is None and document is None:
         return None
     facts = Facts(
         update_id=update.update_id,
@@ -176,6 +179,8 @@ def read_update(update: Any, bot_username: str) -> Facts | None:
         display_name=_name(message.from_user),
         text=text,
         photo_file_id=photo,
+        document_file_id=document.file_id if document is not None else None,
+        document_name=(document.file_name or "") if document is not None else "",
     )
     if facts.chat_type != "private":
         facts.text, facts.addressed = _addressed(message, text or "", bot_username)
@@ -259,6 +264,11 @@ class TelegramChannel(Channel):
 
     @abstractmethod
     async def send_photo(self, chat_id: int, data: bytes, rendered: Rendered) -> str: ...
+
+    @abstractmethod
+    async def send_document(
+        self, chat_id: int, data: bytes, name: str, rendered: Rendered
+    ) -> str: ...
 
     @abstractmethod
     async def send_quiz_poll(self, chat_id: int, poll: QuizPoll) -> tuple[str, str]:
@@ -357,14 +367,23 @@ class TelegramChannel(Channel):
 
     async def _incoming(self, facts: Facts, bridge: Bridge) -> Incoming:
         photo = None
+        document = None
         rejected = None
-        if facts.photo_file_id is not None and facts.chat_type != "private":
+        sent_file = facts.photo_file_id or facts.document_file_id
+        if sent_file is not None and facts.chat_type != "private":
             rejected = "group.private_only"  # never keep what people post in a group
         elif facts.photo_file_id is not None:
             try:
                 photo = bridge.save_image(await self.download(facts.photo_file_id))
-            except ValueError as exc:  # files.BadImage: not an image, too big, empty
+            except ValueError as exc:  # files.BadUpload: not an image, too big, empty
                 rejected = getattr(exc, "reason", "files.not_an_image")
+        elif facts.document_file_id is not None:
+            try:
+                data = await self.download(facts.document_file_id)
+                upload = bridge.save_upload(data, facts.document_name)
+                photo, document = upload.photo, upload.document
+            except ValueError as exc:  # files.BadUpload: not a file we take, too big, empty
+                rejected = getattr(exc, "reason", "files.not_a_document")
         return Incoming(
             channel=CHANNEL,
             chat_id=str(facts.chat_id),
@@ -374,6 +393,7 @@ class TelegramChannel(Channel):
             text=facts.text,
             button=facts.button,
             photo=photo,
+            document=document,
             rejected_upload=rejected,
             display_name=facts.display_name,
             chat_type=facts.chat_type,
@@ -480,19 +500,51 @@ class TelegramChannel(Channel):
             poll = message.payload.get("poll")
             if poll and chat_id > 0 and self.bridge and self.bridge.remember_poll:
                 return Sent(await self._send_poll(chat_id, poll, rendered))
+            if rendered.document:
+                return await self._send_with_document(chat_id, rendered, rendered.document)
             if rendered.photo:
                 assert self.bridge is not None
                 try:
-                    data = self.bridge.read_image(rendered.photo)
+                    data = self.bridge.read_file(rendered.photo)
                 except OSError as exc:
                     return Rejected(f"photo {rendered.photo} unreadable: {exc}")
-                return Sent(await self.send_photo(chat_id, data, rendered))
+                return Sent(await self._send_photo(chat_id, data, rendered))
             return Sent(await self.send_text(chat_id, rendered))
         except Exception as exc:
             result = self._result(exc)
             if result is None:
                 raise
             return result
+
+    async def _send_photo(self, chat_id: int, photo: bytes, rendered: Rendered) -> str:
+        """A caption holds 1,024 characters: a longer text (a notice) goes as its own
+        message right after the photo, with the buttons, and is the message kept."""
+        if len(rendered.text) <= CAPTION_LIMIT:
+            return await self.send_photo(chat_id, photo, rendered)
+        await self.send_photo(chat_id, photo, Rendered(text=""))
+        return await self.send_text(chat_id, rendered)
+
+    async def _send_with_document(
+        self, chat_id: int, rendered: Rendered, document: tuple[str, str]
+    ) -> SendResult:
+        """A message with a file. When the text fits a caption it is one sendDocument,
+        delivered or not as a whole; otherwise the message (or photo) goes first and the
+        file after it, and a failure in between sends the message again on retry."""
+        assert self.bridge is not None
+        ref, name = document
+        try:
+            data = self.bridge.read_file(ref)
+            photo = self.bridge.read_file(rendered.photo) if rendered.photo else None
+        except OSError as exc:
+            return Rejected(f"file {ref} unreadable: {exc}")
+        if photo is None and len(rendered.text) <= CAPTION_LIMIT:
+            return Sent(await self.send_document(chat_id, data, name, rendered))
+        if photo is not None:
+            first = await self._send_photo(chat_id, photo, rendered)
+        else:
+            first = await self.send_text(chat_id, rendered)
+        await self.send_document(chat_id, data, name, Rendered(text=""))
+        return Sent(first)
 
     async def _send_poll(self, chat_id: int, poll: dict[str, Any], rendered: Rendered) -> str:
         """A quiz question as a native quiz poll: the lead (the verdict on the previous

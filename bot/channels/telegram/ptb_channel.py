@@ -46,7 +46,7 @@ from bot.channels.telegram.common import (
     network_failure,
     not_modified,
 )
-from bot.storage.files import BadImage
+from bot.storage.files import BadUpload
 
 ALLOWED_UPDATES = ["message", "callback_query", "poll_answer"]
 SEND_POOL = 32  # concurrent sends of the delivery worker
@@ -118,7 +118,7 @@ class PtbChannel(TelegramChannel):
         try:
             file = await self.bot.get_file(file_id)
         except BadRequest as exc:  # e.g. "file is too big" (over 20 MB)
-            raise BadImage("files.too_big") from exc
+            raise BadUpload("files.document_too_big") from exc
         return bytes(await file.download_as_bytearray())
 
     # -- sending --------------------------------------------------------------
@@ -146,6 +146,17 @@ class PtbChannel(TelegramChannel):
         message = await self.bot.send_photo(
             chat_id,
             data,
+            caption=rendered.text or None,
+            reply_markup=self._markup(rendered.keyboard),
+            parse_mode=rendered.parse_mode,
+        )
+        return str(message.message_id)
+
+    async def send_document(self, chat_id: int, data: bytes, name: str, rendered: Rendered) -> str:
+        message = await self.bot.send_document(
+            chat_id,
+            data,
+            filename=name,
             caption=rendered.text or None,
             reply_markup=self._markup(rendered.keyboard),
             parse_mode=rendered.parse_mode,

@@ -10,6 +10,7 @@ const el = {
   list: $("#messages"), notice: $("#notice"), input: $("#input"),
   send: $("#send"), form: $("#composer"), counter: $("#counter"), title: $("#title"),
   photo: $("#photo"),
+  file: $("#file"),
 };
 
 let config = { demo: false, user: null, personas: [], poll_ms: 1500, max_text: 4000, title: "邻里" };
@@ -101,11 +102,25 @@ function addImage(node, src) {
   node.insertBefore(img, node.querySelector(".text"));
 }
 
+// A document (a notice's PDF) is a link under the text: opens or downloads it.
+function addDocument(node, name, href) {
+  const link = document.createElement("a");
+  link.className = "document";
+  link.textContent = `📎 ${name}`;
+  if (href) {
+    link.href = href;
+    link.target = "_blank";
+    link.rel = "noopener";
+  }
+  node.querySelector(".text").after(link);
+}
+
 function renderBot(msg) {
   const stick = nearBottom();
   const node = bubble("bot", msg.text, msg.at);
   if (msg.ref !== undefined && msg.ref !== null) node.dataset.ref = String(msg.ref);
   if (msg.photo) addImage(node, msg.photo);
+  if (msg.document && msg.document.name) addDocument(node, msg.document.name, msg.document.url);
   const rows = Array.isArray(msg.buttons) ? msg.buttons.filter((r) => Array.isArray(r) && r.length) : [];
   if (rows.length) {
     const box = document.createElement("div");
@@ -156,19 +171,21 @@ function markMine(node, state) {
   if (stick) scrollToEnd();
 }
 
-// A photo goes as multipart to /photos, with the text box as its caption.
-function sendPhoto(file) {
+// A photo or a file goes as multipart to /files, with the text box as its caption;
+// the server keeps an image as a photo and checks anything else is a document it takes.
+function sendUpload(file, asPhoto) {
   const s = session;
   if (!s || !file) return;
   const form = new FormData();
-  form.append("photo", file);
+  form.append(asPhoto ? "photo" : "file", file, file.name);
   form.append("client_id", newClientId());
   const caption = el.input.value.trim();
   if (caption) form.append("caption", caption);
   el.input.value = "";
   updateComposer();
   const item = { form, node: bubble("me", caption) };
-  addImage(item.node, URL.createObjectURL(file));
+  if (asPhoto || file.type.startsWith("image/")) addImage(item.node, URL.createObjectURL(file));
+  else addDocument(item.node, file.name, null);
   item.node._retry = () => enqueue(s, item);
   el.list.append(item.node);
   scrollToEnd();
@@ -200,7 +217,7 @@ async function post(s, item) {
   let resp;
   try {
     resp = item.form
-      ? await fetch(chatUrl(s.user).replace(/messages$/, "photos"), {
+      ? await fetch(chatUrl(s.user).replace(/messages$/, "files"), {
           method: "POST", body: item.form,  // same client_id on retry: server dedupes
         })
       : await fetch(chatUrl(s.user), {
@@ -346,6 +363,7 @@ function setupPersonas() {
 function setEnabled(on) {
   el.input.disabled = !on;
   el.photo.disabled = !on;
+  el.file.disabled = !on;
   el.menu.disabled = !on;
   updateComposer();
 }
@@ -399,11 +417,13 @@ el.list.addEventListener("click", (e) => {
 
 // ---------- boot ----------
 
-el.photo.addEventListener("change", () => {
-  const file = el.photo.files && el.photo.files[0];
-  el.photo.value = "";
-  if (file) sendPhoto(file);
-});
+for (const [input, asPhoto] of [[el.photo, true], [el.file, false]]) {
+  input.addEventListener("change", () => {
+    const file = input.files && input.files[0];
+    input.value = "";
+    if (file) sendUpload(file, asPhoto);
+  });
+}
 
 async function boot() {
   try {

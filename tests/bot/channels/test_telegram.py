@@ -183,21 +183,51 @@ async def test_a_reply_with_a_photo_is_uploaded_with_send_photo(tg: Telegram) ->
     assert tg.world.files[message["photo"][0]["file_id"]].data == png_bytes()
 
 
-async def test_a_file_that_is_not_an_image_gets_a_clear_answer(tg: Telegram) -> None:
+async def test_a_document_outside_a_notice_gets_a_clear_answer(tg: Telegram) -> None:
     await _registered(tg)
-    stored = tg.world.store_file(b"%PDF-1.4 not an image", "documents")
-    message = tg.world._user_message(
-        RESIDENT,
-        None,
-        document={
-            "file_id": stored.file_id,
-            "file_unique_id": stored.unique_id,
-            "mime_type": "application/pdf",
-            "file_name": "a.pdf",
-        },
-    )
-    await tg.feed(tg.world.push_update({"message": message}))
-    assert "无法识别为照片" in tg.texts(RESIDENT)[-1]
+    await tg.feed(tg.world.user_sends_document(RESIDENT, b"%PDF-1.4 a lease", "租房合同.pdf"))
+    assert "用不上文件" in tg.texts(RESIDENT)[-1]
+
+
+async def test_a_file_that_is_neither_photo_nor_document_is_refused(tg: Telegram) -> None:
+    await _registered(tg)
+    await tg.feed(tg.world.user_sends_document(RESIDENT, b"MZ\x90\x00program", "通知.pdf"))
+    assert "无法识别" in tg.texts(RESIDENT)[-1]
+    assert not list(tg.app.files.root.rglob("*.pdf"))
+
+
+async def test_a_photo_sent_as_a_file_is_kept_as_a_photo(tg: Telegram) -> None:
+    await _registered(tg)
+    await tg.feed(tg.world.user_sends_document(RESIDENT, png_bytes(), "IMG_0001.PNG"))
+    assert tg.world.bot_messages(RESIDENT)  # the report flow asks what happened
+    stored = list(tg.app.files.root.rglob("*.png"))
+    assert stored and stored[0].read_bytes() == png_bytes()
+
+
+async def test_a_short_notice_with_a_file_is_one_document_with_its_caption(tg: Telegram) -> None:
+    document = tg.app.files.save_document(b"%PDF-1.4 notice", "普法通知.pdf")
+    tg.world.add_user(RESIDENT)
+    reply = Reply("本周六普法讲座", document=document)
+    result = await tg.channel.send(Outbound(1, str(RESIDENT), reply.to_payload()))
+    assert isinstance(result, Sent)
+    [message] = tg.world.bot_messages(RESIDENT)
+    assert message["caption"] == "本周六普法讲座"
+    assert message["document"]["file_name"] == "普法通知.pdf"
+    assert tg.world.files[message["document"]["file_id"]].data == b"%PDF-1.4 notice"
+
+
+async def test_a_notice_too_long_for_a_caption_goes_first_and_the_file_after(
+    tg: Telegram,
+) -> None:
+    document = tg.app.files.save_document(b"%PDF-1.4 notice", "普法通知.pdf")
+    tg.world.add_user(RESIDENT)
+    reply = Reply("法" * 1500, photo=tg.app.files.save_image(png_bytes()), document=document)
+    result = await tg.channel.send(Outbound(1, str(RESIDENT), reply.to_payload()))
+    assert isinstance(result, Sent)
+    photo, text, file = tg.world.bot_messages(RESIDENT)
+    assert "photo" in photo and not photo.get("caption")
+    assert text["text"] == "法" * 1500 and result.platform_message_id == str(text["message_id"])
+    assert file["document"]["file_name"] == "普法通知.pdf" and not file.get("caption")
 
 
 # -- sending: the platform's answers ----------------------------------------------------

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 from collections.abc import AsyncIterator
 
 import pytest
@@ -184,3 +185,38 @@ async def test_uploaded_photo_is_served_to_the_chat(demo: tuple[App, TestClient]
     image = await client.get(f"/files/{ref}")
     assert image.status == 200 and (await image.read()) == png_bytes()
     assert (await client.get("/files/..%2Fsecret")).status == 404
+
+
+async def test_a_file_too_big_is_refused_before_it_is_all_read(
+    demo: tuple[App, TestClient],
+) -> None:
+    app, client = demo
+    form = FormData()
+    big = b"%PDF-1.4" + b"\0" * (21 * 1024 * 1024)
+    form.add_field("file", io.BytesIO(big), filename="big.pdf", content_type="application/pdf")
+    response = await client.post("/api/chat/secretary/files", data=form)
+    assert response.status == 400
+    assert "超过 20 MB" in (await response.json())["error"]
+    assert not list(app.files.root.rglob("*.pdf"))
+
+
+async def test_a_document_in_the_photo_field_is_refused_as_no_photo(
+    demo: tuple[App, TestClient],
+) -> None:
+    _, client = demo
+    form = FormData()
+    form.add_field("photo", b"%PDF-1.4 notice", filename="n.pdf", content_type="application/pdf")
+    response = await client.post("/api/chat/resident-1/photos", data=form)
+    assert response.status == 400
+    assert "无法识别为照片" in (await response.json())["error"]
+
+
+async def test_a_document_is_served_under_its_own_name(demo: tuple[App, TestClient]) -> None:
+    app, client = demo
+    stored = app.files.save_document(b"%PDF-1.4 notice", "法治通知.pdf")
+    response = await client.get(f"/files/{stored.ref}", params={"name": stored.name})
+    assert response.status == 200 and await response.read() == b"%PDF-1.4 notice"
+    assert response.headers["Content-Type"] == "application/pdf"
+    assert (
+        "UTF-8''%E6%B3%95%E6%B2%BB%E9%80%9A%E7%9F%A5.pdf" in response.headers["Content-Disposition"]
+    )
