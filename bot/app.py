@@ -17,7 +17,7 @@ import asyncio
 import hashlib
 import logging
 import secrets
-from collections.abc import Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from pathlib import Path
 from types import TracebackType
 
@@ -40,11 +40,17 @@ from bot.core.context import CoreConfig
 from bot.core.dispatcher import Dispatcher, Outcome
 from bot.core.events import Incoming
 from bot.demo import PERSONAS
-from bot.outbox.pacing import ChannelRate, Pacer
+from bot.observability.health import Readiness
+from bot.observability.metrics import Metrics
+from bot.observability.routes import Observability, add_observability_routes
+from bot.outbox.pacing import ChannelRate, Pacer, local_bucket
+from bot.outbox.shared_rate import RedisRates
 from bot.outbox.worker import OutboxPolicy, OutboxWorker
+from bot.roles import ALL_ROLES, ServeRole, run_exclusively
 from bot.scheduler.jobs import Jobs
 from bot.scheduler.runner import Scheduler
 from bot.storage.db import Database
+from bot.storage.exclusive import exclusive_lock
 from bot.storage.files import FileStore
 from bot.storage.migrate import upgrade
 from bot.storage.models import AppSecret, ChannelIdentity, RoleGrant, SentPoll, User, utcnow
@@ -106,13 +112,25 @@ class App:
                 Bridge(
                     handle=self.handle,
                     save_image=self.files.save_image,
-                    read_image=lambda ref: self.files.path(ref).read_bytes(),
+                    save_upload=self.files.save_upload,
+                    read_file=lambda ref: self.files.path(ref).read_bytes(),
                     commands=self.telegram_commands,
                     staff_menus=self.telegram_staff_menus,
                     remember_poll=self.remember_poll,
                     recall_poll=self.recall_poll,
                 )
             )
+        # With Redis, every process's worker draws from one bucket per channel.
+        self.shared_rates = (
+            RedisRates.from_url(settings.redis_url, prefix=settings.redis_prefix)
+            if settings.redis_url
+            else None
+        )
+        self.metrics = Metrics(
+            self.db,
+            channels=self.channels,
+            scrape_timeout_seconds=settings.ready_timeout_seconds,
+        )
         self.worker = OutboxWorker(
             self.db,
             self.channels,
@@ -128,8 +146,10 @@ class App:
                     "telegram": ChannelRate(
                         settings.telegram_rate_per_second, settings.telegram_chat_interval_seconds
                     )
-                }
+                },
+                bucket=self.shared_rates.bucket if self.shared_rates else local_bucket,
             ),
+            on_result=self.metrics.observe_send,
         )
         self._dispatcher: Dispatcher | None = None
         self.signer: ButtonSigner | None = None  # set by start()
@@ -159,7 +179,13 @@ class App:
             await upgrade(self.db)
         signer = self.signer = ButtonSigner(await self._button_secret())
         self.scheduler = Scheduler(
-            Jobs(self.db, signer, self.catalog, self.core_config),
+            Jobs(
+                self.db,
+                signer,
+                self.catalog,
+                self.core_config,
+                on_report=self.metrics.observe_jobs,
+            ),
             self.settings.scheduler_interval_seconds,
             on_work=self.worker.wake,
         )
@@ -170,9 +196,12 @@ class App:
             signer,
             config=self.core_config,
             on_commit=self.worker.wake,
+            observe=self.metrics.observe_update,
         )
 
     async def close(self) -> None:
+        if self.shared_rates is not None:
+            await self.shared_rates.close()
         await self.db.dispose()
 
     @property
@@ -188,17 +217,17 @@ class App:
     def web_app(self) -> web.Application:
         services = WebServices(
             handle=self.handle,
-            healthy=self.db.ping,
             personas=self.personas,
             invite_valid=self.invite_valid,
             errors=self.catalog.t,
             poll_ms=self.settings.web_poll_ms,
             max_text=self.settings.max_text_length,
             public_https=self.settings.base_url.startswith("https://"),
-            save_image=self.files.save_image,
-            image_path=self.files.path,
+            save_upload=self.files.save_upload,
+            file_path=self.files.path,
         )
         app = create_web_app(services, self.web_store, trust_path=self.settings.web_trust_path)
+        add_observability_routes(app, self.observability())
         stats = DashboardStats(self.db, self.catalog, self.settings.timezone)
         add_dashboard(
             app,
@@ -219,6 +248,21 @@ class App:
                 webhook_secret(self.settings.telegram_token, self.settings.telegram_webhook_secret),
                 self.settings.telegram_webhook_path,
             )
+        return app
+
+    def observability(self) -> Observability:
+        """What ``/healthz``, ``/readyz`` and ``/metrics`` answer from."""
+        return Observability(
+            metrics=self.metrics,
+            readiness=Readiness(self.db, timeout_seconds=self.settings.ready_timeout_seconds),
+            token=self.settings.metrics_token,
+        )
+
+    def ops_web_app(self) -> web.Application:
+        """Only ``/healthz``, ``/readyz`` and ``/metrics``: for a process without the web
+        chat (a worker or scheduler role) to be probed and scraped on a port of its own."""
+        app = web.Application()
+        add_observability_routes(app, self.observability())
         return app
 
     def telegram_commands(self, names: tuple[str, ...] = TELEGRAM_MENU) -> list[tuple[str, str]]:
@@ -269,34 +313,62 @@ class App:
             )
         return None if options is None else list(options)
 
-    async def serve(self, stop: asyncio.Event) -> None:
-        """Web server and delivery worker until ``stop`` is set; finishes in-flight work."""
-        if self.router.warm is not None:
-            await asyncio.to_thread(self.router.warm)
-        runner = web.AppRunner(self.web_app(), handle_signals=False)
-        await runner.setup()
-        site = web.TCPSite(runner, self.settings.host, self.settings.port)
-        await site.start()
-        for channel in self.channels.values():
-            await channel.start()
-        worker = asyncio.create_task(self.worker.run(stop), name="outbox-worker")
-        assert self.scheduler is not None
-        scheduler = asyncio.create_task(self.scheduler.run(stop), name="scheduler")
+    async def serve(
+        self,
+        stop: asyncio.Event,
+        roles: frozenset[ServeRole] = ALL_ROLES,
+        *,
+        reuse_port: bool = False,
+    ) -> None:
+        """The given roles until ``stop`` is set; finishes in-flight work.
+
+        ``reuse_port``: several processes listen on one port (SO_REUSEPORT) and the
+        kernel spreads connections among them. The scheduler and Telegram long polling
+        run only while this process holds their lock (``bot/roles.py``).
+        """
+        web_role, worker_role = ServeRole.WEB in roles, ServeRole.WORKER in roles
+        runner = None
+        if web_role:
+            if self.router.warm is not None:
+                await asyncio.to_thread(self.router.warm)
+            runner = web.AppRunner(self.web_app(), handle_signals=False)
+            await runner.setup()
+            site = web.TCPSite(
+                runner, self.settings.host, self.settings.port, reuse_port=reuse_port or None
+            )
+            await site.start()
+        if web_role or worker_role:
+            for channel in self.channels.values():
+                await channel.start()
+        tasks = []
+        if worker_role:
+            tasks.append(asyncio.create_task(self.worker.run(stop), name="outbox-worker"))
+        if ServeRole.SCHEDULER in roles:
+            assert self.scheduler is not None
+            tasks.append(self._exclusive_task("scheduler", self.scheduler.run, stop))
         polling = None
-        if self.telegram is not None and self.settings.telegram_mode == "polling":
-            polling = asyncio.create_task(self.telegram.poll(stop), name="telegram-polling")
+        if web_role and self.telegram is not None and self.settings.telegram_mode == "polling":
+            polling = self._exclusive_task("telegram-polling", self.telegram.poll, stop)
         try:
             await stop.wait()
         finally:
-            await runner.cleanup()  # stops accepting, lets in-flight requests finish
+            if runner is not None:
+                await runner.cleanup()  # stops accepting, lets in-flight requests finish
             if polling is not None:
                 await polling  # finishes the updates it holds, confirms them
             if self.telegram is not None:
                 await self.telegram.drain()
-            await worker
-            await scheduler
-            for channel in self.channels.values():
-                await channel.stop()
+            await asyncio.gather(*tasks)
+            if web_role or worker_role:
+                for channel in self.channels.values():
+                    await channel.stop()
+
+    def _exclusive_task(
+        self, name: str, body: Callable[[asyncio.Event], Awaitable[None]], stop: asyncio.Event
+    ) -> asyncio.Task[None]:
+        lock = exclusive_lock(self.db, name)
+        run = run_exclusively(lock, name, body, stop, standby_seconds=self.settings.standby_seconds)
+        return asyncio.create_task(run, name=name)
 
     async def personas(self) -> list[dict[str, str]]:
         """Demo personas with a label saying who they are (role or address)."""

@@ -35,6 +35,7 @@ from bot.demo import (
     seed_dashboard_logins,
     seed_demo,
 )
+from bot.observability.log_format import configure_logging
 from bot.roles import ALL_ROLES, ServeRole, parse_roles
 from bot.storage.db import Database
 from bot.storage.migrate import current_revision, upgrade
@@ -483,10 +484,8 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    logging.basicConfig(
-        level=Settings().log_level.upper(),
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-    )
+    settings = Settings()
+    configure_logging(settings.log_level, settings.log_format)
     return int(args.func(args) or 0)
 
 

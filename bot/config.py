@@ -49,8 +49,34 @@ class Settings(BaseSettings):
         description="Multiplies every SLA of the matter table (demo: 0.001 → hours become seconds)",
     )
     scheduler_interval_seconds: float = Field(default=30.0, gt=0)
+    roles: str = Field(
+        default="web,worker,scheduler",
+        description="What `linli serve` runs: any of web, worker, scheduler (comma-separated)",
+    )
+    workers: int = Field(
+        default=1, ge=1, description="`linli serve` processes, each running the roles"
+    )
+    standby_seconds: float = Field(
+        default=5.0,
+        gt=0,
+        description="How often a standby process tries to become the one active scheduler "
+        "(and Telegram poller), and the holder checks it still is",
+    )
+    redis_url: str = Field(
+        default="", description="Redis for the send rate shared by all processes; empty: none"
+    )
+    redis_prefix: str = Field(default="linli:", description="Prefix of linli's Redis keys")
     files_dir: str = Field(default="var/files", description="Where uploaded photos are kept")
     log_level: str = "INFO"
+    log_format: Literal["text", "json"] = Field(
+        default="text", description="text lines, or one JSON object per line (log collectors)"
+    )
+    metrics_token: str = Field(
+        default="", description="When set, GET /metrics needs 'Authorization: Bearer <token>'"
+    )
+    ready_timeout_seconds: float = Field(
+        default=2.0, gt=0, description="GET /readyz: how long the database may take to answer"
+    )
     telegram_token: str = Field(
         default="", description="Bot token from @BotFather; empty: no Telegram"
     )

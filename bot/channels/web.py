@@ -25,13 +25,15 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, ClassVar
+from urllib.parse import quote, unquote
 
-from aiohttp import web
+from aiohttp import BodyPartReader, web
 
 from bot.channels.base import Channel, Outbound, SendResult, Sent
 from bot.channels.web_store import WebStore
 from bot.core.dispatcher import Outcome
 from bot.core.events import Incoming
+from bot.storage.files import MAX_DOCUMENT_BYTES, Upload
 from bot.storage.models import utcnow
 
 log = logging.getLogger(__name__)
@@ -39,7 +41,8 @@ log = logging.getLogger(__name__)
 STATIC = Path(__file__).with_name("web_static")
 COOKIE = "linli_session"
 _USER_ID = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
-_MAX_BODY = 256 * 1024
+_MAX_BODY = 256 * 1024  # JSON bodies; an upload is streamed and capped by _read_capped
+IMAGE_SUFFIXES = frozenset({".jpeg", ".png", ".webp", ".gif"})
 _dumps = functools.partial(json.dumps, ensure_ascii=False)
 
 
@@ -59,15 +62,15 @@ class WebServices:
     """What the web app needs from the rest of the program, as plain callables."""
 
     handle: Callable[[Incoming], Awaitable[Outcome]]
-    healthy: Callable[[], Awaitable[bool]]
     personas: Callable[[], Awaitable[list[dict[str, str]]]]
     invite_valid: Callable[[str], Awaitable[bool]]
     errors: Callable[[str], str]
     poll_ms: int = 1500
     max_text: int = 4000
     public_https: bool = False
-    save_image: Callable[[bytes], str] | None = None
-    image_path: Callable[[str], Path] | None = None
+    # A sent file → a photo reference or a document (raises ValueError with ``reason``).
+    save_upload: Callable[[bytes, str], Upload] | None = None
+    file_path: Callable[[str], Path] | None = None
 
 
 SERVICES = web.AppKey("services", WebServices)
@@ -81,11 +84,11 @@ def create_web_app(services: WebServices, store: WebStore, *, trust_path: bool) 
     app[STORE] = store
     app[TRUST] = trust_path
     app.router.add_get("/", _index)
-    app.router.add_get("/healthz", _healthz)
     app.router.add_get("/api/config", _config)
     app.router.add_get("/api/chat/{user}/messages", _list_messages)
     app.router.add_post("/api/chat/{user}/messages", _post_message)
-    app.router.add_post("/api/chat/{user}/photos", _post_photo)
+    app.router.add_post("/api/chat/{user}/photos", _post_upload)
+    app.router.add_post("/api/chat/{user}/files", _post_upload)
     app.router.add_get("/files/{ref}", _file)
     app.router.add_get("/join/{code}", _join)
     app.router.add_static("/static/", STATIC, show_index=False)
@@ -94,11 +97,6 @@ def create_web_app(services: WebServices, store: WebStore, *, trust_path: bool) 
 
 async def _index(request: web.Request) -> web.StreamResponse:
     return web.FileResponse(STATIC / "index.html", headers={"Cache-Control": "no-cache"})
-
-
-async def _healthz(request: web.Request) -> web.Response:
-    ok = await request.app[SERVICES].healthy()
-    return _json({"ok": ok}, status=200 if ok else 503)
 
 
 async def _config(request: web.Request) -> web.Response:
@@ -166,6 +164,7 @@ async def _list_messages(request: web.Request) -> web.Response:
             "at": row.created_at.isoformat(),
             "key": row.payload.get("key"),
             "photo": _photo_url(row.payload),
+            "document": _document(row.payload),
         }
         for row in rows
     ]
@@ -193,24 +192,41 @@ async def _post_message(request: web.Request) -> web.Response:
     return _json(_replies(await services.handle(event)))
 
 
-async def _post_photo(request: web.Request) -> web.Response:
-    """Multipart upload: ``photo`` (the image), optional ``caption`` and ``client_id``."""
+async def _post_upload(request: web.Request) -> web.Response:
+    """Multipart upload: ``photo`` or ``file`` (an image is kept as a photo; any other
+    file must be a document the file store accepts), optional ``caption``, ``client_id``.
+    A refused file is answered 400 with the reason and reaches no conversation."""
     services = request.app[SERVICES]
     user = await _authorised_user(request)
-    if services.save_image is None or not request.content_type.startswith("multipart/"):
+    if services.save_upload is None or not request.content_type.startswith("multipart/"):
         raise _error(services, "web.bad_upload", 400)
     fields: dict[str, str] = {}
-    data = b""
+    data: bytes | None = None
+    name = ""
+    expect_photo = False
     reader = await request.multipart()
     async for part in reader:
-        if part.name == "photo":
-            data = await part.read(decode=False)
+        if not isinstance(part, BodyPartReader):
+            raise _error(services, "web.bad_upload", 400)
+        if part.name in ("photo", "file"):
+            data = await _read_capped(part, MAX_DOCUMENT_BYTES + 1)
+            # Some clients (aiohttp's, curl's --form-string) percent-encode a name that
+            # is not ASCII; browsers send it as UTF-8. Either way residents see the name.
+            name = unquote(part.filename or "")
+            expect_photo = part.name == "photo"
         elif part.name in ("caption", "client_id"):
             fields[part.name] = (await part.text())[:4000]
+    if data is None:
+        raise _error(services, "web.bad_upload", 400)
     try:
-        ref = services.save_image(data)
+        upload = services.save_upload(data, name)
     except ValueError as exc:
-        raise _error(services, getattr(exc, "reason", "web.bad_upload"), 400) from None
+        reason = getattr(exc, "reason", "web.bad_upload")
+        if expect_photo and reason == "files.not_a_document":
+            reason = "files.not_an_image"
+        raise _error(services, reason, 400) from None
+    if expect_photo and upload.photo is None:
+        raise _error(services, "files.not_an_image", 400)
     event = Incoming(
         channel="web",
         chat_id=user,
@@ -218,29 +234,54 @@ async def _post_photo(request: web.Request) -> web.Response:
         update_id=fields.get("client_id") or uuid.uuid4().hex,
         at=utcnow(),
         text=fields.get("caption") or None,
-        photo=ref,
+        photo=upload.photo,
+        document=upload.document,
     )
     return _json(_replies(await services.handle(event)))
 
 
+async def _read_capped(part: BodyPartReader, limit: int) -> bytes:
+    """The part's bytes, stopping once past ``limit``: a too-big file is refused by the
+    file store's size check without the whole of it ever held in memory."""
+    chunks: list[bytes] = []
+    size = 0
+    while size <= limit and (chunk := await part.read_chunk(64 * 1024)):
+        chunks.append(chunk)
+        size += len(chunk)
+    return b"".join(chunks)
+
+
 async def _file(request: web.Request) -> web.StreamResponse:
-    """A stored photo. Its name is the SHA-256 of its bytes: knowing it is the right."""
+    """A stored photo or document. Its name is the SHA-256 of its bytes: knowing it is
+    the right. ``?name=`` gives a document the name it is saved under."""
     services = request.app[SERVICES]
     if not request.app[TRUST] and await _session_user(request) is None:
         raise _error(services, "web.unauthorised", 401)
-    if services.image_path is None:
+    if services.file_path is None:
         raise web.HTTPNotFound()
     try:
-        path = services.image_path(request.match_info["ref"])
+        path = services.file_path(request.match_info["ref"])
     except ValueError:
         raise web.HTTPNotFound() from None
     if not path.exists():
         raise web.HTTPNotFound()
-    return web.FileResponse(path, headers={"Cache-Control": "private, max-age=31536000"})
+    headers = {"Cache-Control": "private, max-age=31536000"}
+    if path.suffix not in IMAGE_SUFFIXES:
+        name = request.query.get("name") or path.name
+        disposition = "inline" if path.suffix == ".pdf" else "attachment"
+        headers["Content-Disposition"] = f"{disposition}; filename*=UTF-8''{quote(name)}"
+    return web.FileResponse(path, headers=headers)
 
 
 def _photo_url(payload: dict[str, Any]) -> str | None:
     return f"/files/{payload['photo']}" if payload.get("photo") else None
+
+
+def _document(payload: dict[str, Any]) -> dict[str, str] | None:
+    doc = payload.get("document")
+    if not doc:
+        return None
+    return {"name": doc["name"], "url": f"/files/{doc['ref']}?name={quote(doc['name'])}"}
 
 
 def _replies(outcome: Outcome) -> dict[str, Any]:
@@ -251,6 +292,7 @@ def _replies(outcome: Outcome) -> dict[str, Any]:
             "buttons": sent.payload.get("buttons", []),
             "key": sent.payload.get("key"),
             "photo": _photo_url(sent.payload),
+            "document": _document(sent.payload),
         }
         for sent in outcome.replies
     ]

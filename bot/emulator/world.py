@@ -230,13 +230,18 @@ class World:
         self.messages[chat.id][message_id] = message
         return message
 
-    def push_update(self, body: dict[str, Any]) -> dict[str, Any]:
+    def push_update(self, body: dict[str, Any], *, queue: bool = True) -> dict[str, Any]:
+        """The update, numbered; queued for getUpdates and the webhook unless ``queue`` is
+        False (a load generator that POSTs updates to the bot's webhook itself)."""
         update = {"update_id": next(self._next_update), **body}
-        self.updates.append(update)
-        self._changed.set()
+        if queue:
+            self.updates.append(update)
+            self._changed.set()
         return update
 
-    def user_says(self, user_id: int, text: str, chat_id: int | None = None) -> dict[str, Any]:
+    def user_says(
+        self, user_id: int, text: str, chat_id: int | None = None, *, queue: bool = True
+    ) -> dict[str, Any]:
         content: dict[str, Any] = {"text": text}
         if text.startswith("/"):
             command = text.split(maxsplit=1)[0]
@@ -246,7 +251,8 @@ class World:
             content.setdefault("entities", []).append(
                 {"type": "mention", "offset": text.index(mention), "length": len(mention)}
             )
-        return self.push_update({"message": self._user_message(user_id, chat_id, **content)})
+        message = self._user_message(user_id, chat_id, **content)
+        return self.push_update({"message": message}, queue=queue)
 
     def user_sends_photo(
         self, user_id: int, data: bytes, caption: str | None = None, chat_id: int | None = None
@@ -295,7 +301,7 @@ class World:
         return self.push_update({"edited_message": edited})
 
     def user_presses(
-        self, user_id: int, chat_id: int, message_id: int, data: str
+        self, user_id: int, chat_id: int, message_id: int, data: str, *, queue: bool = True
     ) -> dict[str, Any]:
         message = self.messages[chat_id].get(message_id)
         if message is None:
@@ -311,7 +317,8 @@ class World:
                     "chat_instance": str(chat_id),
                     "data": data,
                 }
-            }
+            },
+            queue=queue,
         )
 
     def user_answers_poll(self, user_id: int, poll_id: str, option: int) -> dict[str, Any]:

@@ -62,6 +62,13 @@ class Readiness:
             )
         return Verdict(True)
 
+    async def database_answers(self) -> bool:
+        """``SELECT 1`` within the timeout: DESIGN.md §5's ``/healthz`` contract."""
+        try:
+            return await asyncio.wait_for(self.db.ping(), self.timeout)
+        except TimeoutError:
+            return False
+
     async def _database_heads(self) -> frozenset[str]:
         def _read(connection: Connection) -> frozenset[str]:
             connection.execute(text("SELECT 1"))

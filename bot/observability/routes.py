@@ -39,8 +39,10 @@ def add_observability_routes(app: web.Application, observability: Observability)
 
 
 async def _healthz(request: web.Request) -> web.Response:
-    """Liveness: the process answers. The database is ``/readyz``'s business."""
-    return web.json_response({"ok": True})
+    """200 when the database answers (DESIGN.md §5, which monitors rely on); 503 if not.
+    ``/readyz`` adds that the schema is at the code's migration head."""
+    ok = await request.app[OBSERVABILITY].readiness.database_answers()
+    return web.json_response({"ok": ok}, status=200 if ok else 503)
 
 
 async def _readyz(request: web.Request) -> web.Response:

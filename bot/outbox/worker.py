@@ -3,7 +3,8 @@
 Claiming is safe with several worker processes: on PostgreSQL the claim query uses
 ``FOR UPDATE SKIP LOCKED``; on SQLite the whole claim runs under ``BEGIN IMMEDIATE``.
 A row is claimable only when no earlier row of the same chat is still pending or
-being sent, so each chat receives its messages in order across workers. A claim is a
+being sent, and no row of the chat is in flight under a live lease, so each chat receives
+its messages in order and one at a time across workers. A claim is a
 lease: if the worker dies mid-send, the row becomes claimable again when the lease
 runs out — the only case in which a message can be sent twice.
 
@@ -100,11 +101,13 @@ class OutboxWorker:
         worker_id: str | None = None,
         clock: Callable[[], datetime] = utcnow,
         pacer: Pacer | None = None,
+        on_result: Callable[[str, SendResult], None] | None = None,
     ) -> None:
         self.db = db
         self.channels = channels
         self.policy = policy or OutboxPolicy()
         self.pacer = pacer or Pacer()
+        self.on_result = on_result  # told each settled send (channel, result): metrics
         self.worker_id = worker_id or f"{socket.gethostname()}:{os.getpid()}:{id(self):x}"
         self.clock = clock
         self._wakeups = {lane: asyncio.Event() for lane in Lane}
@@ -227,12 +230,26 @@ class OutboxWorker:
         """
         now = self.clock()
         earlier = aliased(OutboxMessage)
+        # Ids come from a sequence, so a transaction may commit a chat's row *after* a
+        # later-numbered row of that chat was claimed: a row whose chat has a message of
+        # its lane in flight (a live lease) waits too, so two workers never send one
+        # chat's replies (or its broadcasts) at once.
         blocked_by_earlier = exists().where(
             earlier.channel == OutboxMessage.channel,
             earlier.chat_id == OutboxMessage.chat_id,
-            earlier.id < OutboxMessage.id,
-            earlier.status.in_((OutboxStatus.PENDING, OutboxStatus.SENDING)),
-            earlier.priority <= OutboxMessage.priority,
+            earlier.id != OutboxMessage.id,
+            or_(
+                and_(
+                    earlier.id < OutboxMessage.id,
+                    earlier.status.in_((OutboxStatus.PENDING, OutboxStatus.SENDING)),
+                    earlier.priority <= OutboxMessage.priority,
+                ),
+                and_(
+                    earlier.status == OutboxStatus.SENDING,
+                    earlier.lease_until >= now,
+                    earlier.priority == OutboxMessage.priority,  # same lane
+                ),
+            ),
         )
         due = or_(
             and_(
@@ -257,12 +274,19 @@ class OutboxWorker:
             if not rows:
                 return []
             lease = now + timedelta(seconds=self.policy.lease_seconds)
-            await session.execute(
-                update(OutboxMessage)
-                .where(OutboxMessage.id.in_([r.id for r in rows]))
-                .values(status=OutboxStatus.SENDING, lease_until=lease, claimed_by=self.worker_id)
+            # Checked again on the UPDATE's fresher view (READ COMMITTED): a chat's row
+            # committed, or claimed by another worker, since the SELECT holds this one back.
+            leased = set(
+                await session.scalars(
+                    update(OutboxMessage)
+                    .where(OutboxMessage.id.in_([r.id for r in rows]), ~blocked_by_earlier)
+                    .values(
+                        status=OutboxStatus.SENDING, lease_until=lease, claimed_by=self.worker_id
+                    )
+                    .returning(OutboxMessage.id)
+                )
             )
-        return rows
+        return [r for r in rows if r.id in leased]
 
     async def _send(self, row: OutboxMessage) -> SendResult:
         channel = self.channels[row.channel]
@@ -355,8 +379,16 @@ class OutboxWorker:
                         .values(unreachable_at=now)
                     )
         for row, result in results:
+            if self.on_result is not None:
+                self.on_result(row.channel, result)
             if not isinstance(result, Sent):
-                log.warning("outbox row %s to %s: %s", row.id, row.channel, result)
+                log.warning(
+                    "outbox row %s to %s: %s",
+                    row.id,
+                    row.channel,
+                    result,
+                    extra={"outbox_id": row.id, "channel": row.channel},
+                )
 
     def _settled(self, row: OutboxMessage, result: SendResult, now: datetime) -> dict[str, object]:
         values: dict[str, object] = {"lease_until": None}

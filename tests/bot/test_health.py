@@ -1,4 +1,4 @@
-"""GET /healthz (liveness: the process answers) and GET /readyz (readiness: the database
+"""GET /healthz (the database answers, DESIGN.md §5) and GET /readyz (readiness: the database
 answers in time and its schema is at the migrations' head)."""
 
 from __future__ import annotations
@@ -66,11 +66,11 @@ async def test_readyz_is_503_with_a_reason_when_the_database_is_unreachable(
         await client.close()
 
 
-async def test_healthz_answers_while_the_database_is_unreachable(unstarted: App) -> None:
+async def test_healthz_is_503_while_the_database_is_unreachable(unstarted: App) -> None:
     client = await _client(unstarted)
     try:
         response = await client.get("/healthz")
-        assert response.status == 200 and await response.json() == {"ok": True}
+        assert response.status == 503 and await response.json() == {"ok": False}
     finally:
         await client.close()
 
