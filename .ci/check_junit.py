@@ -19,6 +19,7 @@ REQUIRED = {
     "redelivery": lambda case: "redeliver" in case.get("name", ""),
     "scale-out (several processes)": lambda case: "test_scale_out" in case.get("classname", ""),
     "Redis": lambda case: "redis" in case.get("name", ""),
+    "docker compose": lambda case: "docker_compose" in case.get("name", ""),
 }
 
 

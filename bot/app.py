@@ -327,16 +327,18 @@ class App:
         run only while this process holds their lock (``bot/roles.py``).
         """
         web_role, worker_role = ServeRole.WEB in roles, ServeRole.WORKER in roles
-        runner = None
-        if web_role:
-            if self.router.warm is not None:
-                await asyncio.to_thread(self.router.warm)
-            runner = web.AppRunner(self.web_app(), handle_signals=False)
-            await runner.setup()
-            site = web.TCPSite(
-                runner, self.settings.host, self.settings.port, reuse_port=reuse_port or None
-            )
-            await site.start()
+        if web_role and self.router.warm is not None:
+            await asyncio.to_thread(self.router.warm)
+        # A process without the web chat still answers /healthz, /readyz and /metrics on
+        # its port, so a worker or scheduler container is probed and scraped like any.
+        runner = web.AppRunner(
+            self.web_app() if web_role else self.ops_web_app(), handle_signals=False
+        )
+        await runner.setup()
+        site = web.TCPSite(
+            runner, self.settings.host, self.settings.port, reuse_port=reuse_port or None
+        )
+        await site.start()
         if web_role or worker_role:
             for channel in self.channels.values():
                 await channel.start()
@@ -352,8 +354,7 @@ class App:
         try:
             await stop.wait()
         finally:
-            if runner is not None:
-                await runner.cleanup()  # stops accepting, lets in-flight requests finish
+            await runner.cleanup()  # stops accepting, lets in-flight requests finish
             if polling is not None:
                 await polling  # finishes the updates it holds, confirms them
             if self.telegram is not None:

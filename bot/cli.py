@@ -141,9 +141,9 @@ def cmd_serve(args: argparse.Namespace) -> int:
         )
         return 0
     asyncio.run(_migrate(settings))  # once, not in N processes at once
-    child = ["--no-migrate", "--role", ",".join(sorted(roles))]
-    if ServeRole.WEB in roles:
-        child.append("--reuse-port")
+    # Every process listens (the web chat, or only /healthz, /readyz and /metrics): on
+    # one port, the kernel spreading connections among them.
+    child = ["--no-migrate", "--role", ",".join(sorted(roles)), "--reuse-port"]
     for flag in ("db", "host", "port"):
         if getattr(args, flag, None):
             child += [f"--{flag}", str(getattr(args, flag))]

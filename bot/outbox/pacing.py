@@ -3,9 +3,10 @@ limits without starving the replies residents are waiting for.
 
 Telegram allows about 30 messages a second per bot, about one a second per chat, and
 answers ``429 retry_after`` when pushed past either. The pacer keeps each channel
-under its configured global rate (a leaky bucket from ``aiolimiter`` whose burst is a
-tenth of a second's worth, so no one-second window sees more than the rate plus that
-burst), spaces bulk messages to the same chat by the per-chat interval, and holds a
+under its configured global rate (a leaky bucket from ``aiolimiter`` one message deep:
+messages leave at most one per 1/rate seconds, so no one-second window sees more than
+the configured rate — a burst allowance would put the busiest second above it), spaces
+bulk messages to the same chat by the per-chat interval, and holds a
 whole channel after a 429 for as long as the platform asked.
 
 Interactive messages (replies, case notifications) go through the same bucket — the
@@ -30,7 +31,7 @@ from typing import Protocol
 
 from aiolimiter import AsyncLimiter
 
-BURST_SECONDS = 0.1  # the bucket's depth, in seconds of the rate
+BURST_SECONDS = 0.0  # the bucket's depth beyond one message, in seconds of the rate
 CHAT_MEMORY = 50_000  # per-chat send times kept before old ones are forgotten
 LONG_WAIT = 0.5  # seconds: a wait the worker hears about first (see ``acquire``)
 
@@ -59,7 +60,8 @@ BucketFactory = Callable[[str, float], Bucket]  # (channel, messages per second)
 
 
 def bucket_depth(per_second: float) -> float:
-    """Messages that may go out at once after a quiet spell: a tenth of a second's worth."""
+    """Messages that may go out at once after a quiet spell: one, so the limit holds in
+    every one-second window (``BURST_SECONDS`` would allow more)."""
     return max(1.0, per_second * BURST_SECONDS)
 
 

@@ -7,9 +7,9 @@ the caller learns how long to wait and is the only one given that slot, so there
 polling and no retry loop, whatever the number of processes. Time is Redis's own
 (``TIME``), so the processes' clocks need not agree.
 
-The bucket has the same shape as the local one: ``per_second`` steady, up to a tenth of a
-second's worth at once after a quiet spell, so no one-second window sees more than the
-rate plus that burst, across all processes together.
+The bucket has the same shape as the local one (``pacing.bucket_depth``): ``per_second``
+steady and no burst, so no one-second window sees more than the rate, across all
+processes together.
 
 If Redis cannot be reached, a message is never held back or lost for it: the bucket
 falls back to this process's own (logged), and the platform's 429 answers cover the rest.

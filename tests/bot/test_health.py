@@ -8,6 +8,7 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
+from aiohttp import ClientConnectionError, ClientSession
 from aiohttp.test_utils import TestClient, TestServer
 from alembic.script import ScriptDirectory
 
@@ -15,6 +16,7 @@ from bot.app import App
 from bot.channels.recording import RecordingChannel
 from bot.config import Settings
 from bot.observability.health import Readiness, code_heads
+from bot.roles import ServeRole
 from bot.storage.db import Database
 from bot.storage.migrate import alembic_config, upgrade
 from tests.conftest import make_app
@@ -102,3 +104,29 @@ async def test_readyz_is_503_when_the_database_answers_too_slowly(
     monkeypatch.setattr(Readiness, "_database_heads", stuck)
     verdict = await Readiness(db, timeout_seconds=0.05).check()
     assert not verdict.ready and verdict.reason == "database did not answer within 0.05 s"
+
+
+async def test_a_worker_only_process_answers_health_and_metrics_but_not_the_chat(
+    db: Database, unused_tcp_port: int
+) -> None:
+    app = await make_app(db)
+    app.settings.port = unused_tcp_port
+    stop = asyncio.Event()
+    serving = asyncio.create_task(app.serve(stop, frozenset({ServeRole.WORKER})))
+    base = f"http://127.0.0.1:{unused_tcp_port}"
+    try:
+        async with ClientSession() as http:
+            for _ in range(100):
+                try:
+                    async with http.get(f"{base}/readyz") as ready:
+                        assert ready.status == 200
+                        break
+                except ClientConnectionError:
+                    await asyncio.sleep(0.05)
+            async with http.get(f"{base}/metrics") as metrics:
+                assert metrics.status == 200 and "linli_outbox" in await metrics.text()
+            async with http.get(f"{base}/") as page:
+                assert page.status == 404
+    finally:
+        stop.set()
+        await serving
