@@ -24,15 +24,20 @@ reply's arrival, cases created, and the checks —
 - duplicates: messages the emulator received that no outbox row recorded as its send
   (a send repeated after a crash; goal 0 without a kill);
 - duplicate effects: more cases than report conversations (goal 0);
-- send rate: the most messages the emulator received in any one second, against the
-  configured limit shared by all processes (goal: never above it), and 429s.
-The ``killed`` run SIGKILLs one of the processes half-way (goal: 0 lost).
+- send rate: the most messages the emulator received in any one second (and per second
+  over any five), against the configured limit shared by all processes (goal: never above
+  it; departures are spaced 1/rate apart, so arrival jitter may add one message), and 429s.
+The ``killed`` run SIGKILLs one of the processes half-way (goal: 0 lost); the ``rate_bound``
+run sets the shared limit below what the residents ask for (``--bound-rate``, 40/s), so the
+limit — not the machine — sets the pace, and the busiest second shows it holds across all
+processes.
 
 Needs PostgreSQL and Redis: ``LINLI_BENCH_POSTGRES_URL`` (default the test server's
 ``postgresql+asyncpg://postgres@127.0.0.1:5432/test``; the bench creates and drops its
 own databases next to it) and ``LINLI_BENCH_REDIS_URL`` (default redis://127.0.0.1:6379/0).
 
-Usage: ``python bench/scale.py [--workers 1,2,4] [--active 300] [--rate 60] [--no-kill]``
+Usage: ``python bench/scale.py [--workers 1,2,4] [--active 300] [--rate 200] [--no-kill]``
+(about 6 minutes at the defaults, the county seeded once into a template database)
 """
 
 from __future__ import annotations
@@ -86,6 +91,9 @@ FIRST_CHAT = 7_000_000
 BASE_PORT = 18_400
 BUILDINGS, UNITS, FLOORS, PER_FLOOR = 4, 2, 16, [4]  # 512 flats a compound
 WEBHOOK = "/telegram/webhook"
+# A claimed row not settled within the lease is sent again by another process: long enough
+# for a worker slowed by an overloaded machine, short enough for a killed one's rows.
+LEASE_SECONDS = 15
 QUESTIONS = [
     "楼上天天往下扔垃圾，砸到人谁负责",
     "物业费不交会被起诉吗",
@@ -254,7 +262,7 @@ def _env(db_url: str, api_base: str, redis_url: str, prefix: str, rate: float) -
         LINLI_TELEGRAM_RATE_PER_SECOND=str(rate),
         LINLI_REDIS_URL=redis_url,
         LINLI_REDIS_PREFIX=prefix,
-        LINLI_OUTBOX_LEASE_SECONDS="5",
+        LINLI_OUTBOX_LEASE_SECONDS=str(LEASE_SECONDS),
         LINLI_OUTBOX_POLL_SECONDS="0.1",
         LINLI_STANDBY_SECONDS="2",
         LINLI_LOG_LEVEL="WARNING",
@@ -410,10 +418,11 @@ def _percentile(values: list[float], q: float) -> float:
     return round(ordered[min(len(ordered) - 1, int(q * len(ordered)))], 1)
 
 
-def _busiest_second(times: list[float]) -> int:
+def _busiest(times: list[float], window: float = 1.0) -> int:
+    """The most messages that arrived within any ``window`` seconds."""
     best, start = 0, 0
     for end, t in enumerate(times):
-        while t - times[start] >= 1.0:
+        while t - times[start] >= window:
             start += 1
         best = max(best, end - start + 1)
     return best
@@ -475,21 +484,28 @@ async def _drained(db_url: str, timeout: float) -> None:
 
 
 async def run(
-    args: argparse.Namespace, admin: str, template: str, workers: int, kill: bool
+    args: argparse.Namespace,
+    admin: str,
+    template: str,
+    workers: int,
+    *,
+    kill: bool = False,
+    rate: float | None = None,
 ) -> dict[str, Any]:
+    rate = rate or args.rate
     name = f"linli_scale_run_{os.getpid()}"
     await _recreate(admin, name, template)
     db_url = _database_url(args.postgres, name)
     emulator = Emulator(TOKEN)
     world = emulator.world
-    rng = random.Random(workers * 7 + kill)
+    rng = random.Random(workers * 7 + kill + int(rate))
     chats = [FIRST_CHAT + i for i in rng.sample(range(args.residents), args.active)]
     for chat in chats:
         world.add_user(chat, first_name="居民")
     world.set_rate_limit(args.telegram_limit)
     api_base = await emulator.start()
     prefix = f"linli-scale-{os.getpid()}-{workers}-{int(kill)}:"
-    env = _env(db_url, api_base, args.redis, prefix, args.rate)
+    env = _env(db_url, api_base, args.redis, prefix, rate)
     ports = [BASE_PORT + i for i in range(workers)]
     procs = [_spawn(env, port) for port in ports]
     load = Load(ports=ports, alive=[True] * workers)
@@ -553,9 +569,12 @@ async def run(
         "duplicates": sum(1 for key in received if key not in outcome["recorded"]),
         "duplicate_cases": max(0, outcome["cases"] - load.reports_started),
         "messages_sent": len(received),
-        "configured_rate": args.rate,
-        "busiest_second": _busiest_second(world.sent_times),
-        "rate_never_above_limit": _busiest_second(world.sent_times) <= args.rate,
+        "configured_rate": rate,
+        "busiest_second": _busiest(world.sent_times),
+        "busiest_5s_per_second": round(_busiest(world.sent_times, 5.0) / 5, 1),
+        # The shared bucket spaces departures 1/rate apart; the network may still shift
+        # one message across a window's edge on arrival.
+        "within_limit": _busiest(world.sent_times) <= rate + 1,
         "throttled_429": world.throttled,
         "redelivered": load.redelivered,
         "replies_missing": load.no_reply,
@@ -591,9 +610,14 @@ async def main_async(args: argparse.Namespace) -> dict[str, Any]:
         "runs": [],
     }
     for workers in args.workers:
-        results["runs"].append(await run(args, admin, template, workers, kill=False))
+        results["runs"].append(await run(args, admin, template, workers))
     if args.kill:
         results["killed"] = await run(args, admin, template, max(args.workers), kill=True)
+    if args.bound_rate:
+        # Demand above the limit: the shared bucket, not the machine, sets the pace.
+        results["rate_bound"] = await run(
+            args, admin, template, max(args.workers), rate=args.bound_rate
+        )
     results["machine"] = (
         f"{platform.machine()} {os.cpu_count()} cores, Python {platform.python_version()}"
     )
@@ -624,6 +648,12 @@ def main() -> None:
         "--telegram-limit", type=float, default=250.0, help="the emulator's own limit (429)"
     )
     parser.add_argument("--no-kill", dest="kill", action="store_false")
+    parser.add_argument(
+        "--bound-rate",
+        type=float,
+        default=40.0,
+        help="a last run whose shared limit is below demand (0 to skip)",
+    )
     parser.add_argument("--reseed", action="store_true", help="seed the county again")
     args = parser.parse_args()
     print(json.dumps(asyncio.run(main_async(args)), ensure_ascii=False, indent=2))
