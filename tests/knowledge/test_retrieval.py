@@ -29,3 +29,18 @@ def test_queries_without_words_find_nothing(query: str) -> None:
 def test_colloquial_and_misspelt_questions_reach_their_topic(query: str, topic: str) -> None:
     hits = default_retriever().search(query, k=1)
     assert hits and hits[0].entry.topic == topic
+
+
+def test_a_question_in_the_statutes_own_words_reaches_the_entry_citing_it() -> None:
+    # Worded like the law (共有部分, 收入, 扣除合理成本), unlike any resident's phrasing.
+    hits = default_retriever().search("利用业主的共有部分产生的收入，扣除合理成本之后归谁", k=1)
+    assert hits and "民法典-282" in hits[0].entry.citations
+
+
+def test_signals_cover_every_entry_and_none_for_a_wordless_query() -> None:
+    retriever = default_retriever()
+    signals = retriever.signals("楼上漏水谁赔")
+    assert set(signals) == {"words", "bigrams", "centroid", "law_words", "law_bigrams"}
+    assert all(len(s) == len(retriever.entries) for s in signals.values())
+    assert all(0 <= s.min() and s.max() <= 1 for s in signals.values())
+    assert retriever.signals("？？？") == {}
