@@ -329,16 +329,19 @@ class App:
         web_role, worker_role = ServeRole.WEB in roles, ServeRole.WORKER in roles
         if web_role and self.router.warm is not None:
             await asyncio.to_thread(self.router.warm)
-        # A process without the web chat still answers /healthz, /readyz and /metrics on
-        # its port, so a worker or scheduler container is probed and scraped like any.
-        runner = web.AppRunner(
-            self.web_app() if web_role else self.ops_web_app(), handle_signals=False
-        )
-        await runner.setup()
-        site = web.TCPSite(
-            runner, self.settings.host, self.settings.port, reuse_port=reuse_port or None
-        )
-        await site.start()
+        # A process without the web chat answers /healthz, /readyz and /metrics on
+        # LINLI_OPS_PORT when one is given (a worker or scheduler container), so it is
+        # probed and scraped like the web; without one it binds nothing, so it can run
+        # beside a web process on the same host.
+        port = self.settings.port if web_role else self.settings.ops_port
+        runner = None
+        if port:
+            runner = web.AppRunner(
+                self.web_app() if web_role else self.ops_web_app(), handle_signals=False
+            )
+            await runner.setup()
+            site = web.TCPSite(runner, self.settings.host, port, reuse_port=reuse_port or None)
+            await site.start()
         if web_role or worker_role:
             for channel in self.channels.values():
                 await channel.start()
@@ -354,7 +357,8 @@ class App:
         try:
             await stop.wait()
         finally:
-            await runner.cleanup()  # stops accepting, lets in-flight requests finish
+            if runner is not None:
+                await runner.cleanup()  # stops accepting, lets in-flight requests finish
             if polling is not None:
                 await polling  # finishes the updates it holds, confirms them
             if self.telegram is not None:

@@ -57,6 +57,8 @@ def _settings(args: argparse.Namespace, **overrides: object) -> Settings:
         values["host"] = args.host
     if getattr(args, "port", None):
         values["port"] = args.port
+    if getattr(args, "ops_port", None):
+        values["ops_port"] = args.ops_port
     settings = Settings(**values)  # type: ignore[arg-type]
     _ensure_sqlite_dir(settings.database_url)
     return settings
@@ -144,9 +146,9 @@ def cmd_serve(args: argparse.Namespace) -> int:
     # Every process listens (the web chat, or only /healthz, /readyz and /metrics): on
     # one port, the kernel spreading connections among them.
     child = ["--no-migrate", "--role", ",".join(sorted(roles)), "--reuse-port"]
-    for flag in ("db", "host", "port"):
+    for flag in ("db", "host", "port", "ops_port"):
         if getattr(args, flag, None):
-            child += [f"--{flag}", str(getattr(args, flag))]
+            child += [f"--{flag.replace('_', '-')}", str(getattr(args, flag))]
     return asyncio.run(_supervise([child_command(child)] * workers))
 
 
@@ -412,6 +414,12 @@ def build_parser() -> argparse.ArgumentParser:
         help="processes, each running the roles (default: LINLI_WORKERS, 1)",
     )
     serve.add_argument("--no-migrate", action="store_true", help=argparse.SUPPRESS)
+    serve.add_argument(
+        "--ops-port",
+        type=int,
+        default=None,
+        help="without the web role: answer /healthz, /readyz and /metrics on this port",
+    )
     serve.add_argument("--reuse-port", action="store_true", help=argparse.SUPPRESS)
     serve.set_defaults(func=cmd_serve)
 

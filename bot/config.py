@@ -77,6 +77,13 @@ class Settings(BaseSettings):
     ready_timeout_seconds: float = Field(
         default=2.0, gt=0, description="GET /readyz: how long the database may take to answer"
     )
+    ops_port: int = Field(
+        default=0,
+        ge=0,
+        le=65535,
+        description="A port on which a process without the web role answers /healthz, "
+        "/readyz and /metrics (its own container, or several processes sharing it); 0: none",
+    )
     telegram_token: str = Field(
         default="", description="Bot token from @BotFather; empty: no Telegram"
     )

@@ -106,11 +106,10 @@ async def test_readyz_is_503_when_the_database_answers_too_slowly(
     assert not verdict.ready and verdict.reason == "database did not answer within 0.05 s"
 
 
-async def test_a_worker_only_process_answers_health_and_metrics_but_not_the_chat(
+async def test_a_worker_only_process_answers_health_and_metrics_on_its_ops_port(
     db: Database, unused_tcp_port: int
 ) -> None:
-    app = await make_app(db)
-    app.settings.port = unused_tcp_port
+    app = await make_app(db, ops_port=unused_tcp_port)
     stop = asyncio.Event()
     serving = asyncio.create_task(app.serve(stop, frozenset({ServeRole.WORKER})))
     base = f"http://127.0.0.1:{unused_tcp_port}"
