@@ -26,7 +26,9 @@ reply's arrival, cases created, and the checks —
 - duplicate effects: more cases than report conversations (goal 0);
 - send rate: the most messages the emulator received in any one second (and per second
   over any five), against the configured limit shared by all processes (goal: never above
-  it; departures are spaced 1/rate apart, so arrival jitter may add one message), and 429s.
+  it), and 429s. The emulator timestamps a message when this process gets to it, and this
+  process also plays hundreds of residents: on a saturated machine its clock is late now
+  and then, which can put a message or two into the wrong second.
 The ``killed`` run SIGKILLs one of the processes half-way (goal: 0 lost); the ``rate_bound``
 run sets the shared limit below what the residents ask for (``--bound-rate``, 40/s), so the
 limit — not the machine — sets the pace, and the busiest second shows it holds across all
@@ -572,9 +574,10 @@ async def run(
         "configured_rate": rate,
         "busiest_second": _busiest(world.sent_times),
         "busiest_5s_per_second": round(_busiest(world.sent_times, 5.0) / 5, 1),
-        # The shared bucket spaces departures 1/rate apart; the network may still shift
-        # one message across a window's edge on arrival.
-        "within_limit": _busiest(world.sent_times) <= rate + 1,
+        # Arrival times, taken by the emulator in this (busy) process: a message granted
+        # its slot on time may still be counted a little late, next to the following one.
+        "within_limit_1s": _busiest(world.sent_times) <= rate,
+        "within_limit_5s": _busiest(world.sent_times, 5.0) <= 5 * rate,
         "throttled_429": world.throttled,
         "redelivered": load.redelivered,
         "replies_missing": load.no_reply,

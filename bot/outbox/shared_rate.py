@@ -2,10 +2,12 @@
 
 Each process's own bucket (``pacing.LocalBucket``) lets N processes send N times the
 platform's limit. Here one bucket per channel lives in Redis as a single number, the
-GCRA "theoretical arrival time", and one Lua script reserves the next slot atomically:
-the caller learns how long to wait and is the only one given that slot, so there is no
-polling and no retry loop, whatever the number of processes. Time is Redis's own
-(``TIME``), so the processes' clocks need not agree.
+GCRA "theoretical arrival time", and one Lua script takes a slot atomically when one is
+free now, or says how long until one may be. A slot is only ever taken at the moment of
+sending: reserving slots ahead (one round trip, no retries) was tried and let a process
+that woke late — its CPU shared with others — send a backlog of past slots at once, a
+second of 49 messages against a shared 40/s. Time is Redis's own (``TIME``), so the
+processes' clocks need not agree.
 
 The bucket has the same shape as the local one (``pacing.bucket_depth``): ``per_second``
 steady and no burst, so no one-second window sees more than the rate, across all
@@ -36,7 +38,10 @@ log = logging.getLogger(__name__)
 
 # KEYS[1]: the bucket; ARGV[1]: microseconds between messages; ARGV[2]: how far ahead of
 # the steady schedule a message may go (the burst), in microseconds.
-# Returns the microseconds the caller must wait before sending; its slot is reserved.
+# Returns 0 when the caller may send now (the slot is taken), else the microseconds to
+# wait before asking again. Nothing is reserved ahead: a process that wakes late (a
+# busy CPU, a long pause) asks again rather than sending on a slot that has passed, so
+# late senders never bunch up above the rate.
 RESERVE = """
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000000 + tonumber(t[2])
@@ -45,13 +50,12 @@ local tolerance = tonumber(ARGV[2])
 local tat = tonumber(redis.call('GET', KEYS[1]) or '0')
 if tat < now then tat = now end
 local wait = tat - tolerance - now
-if wait < 0 then wait = 0 end
+if wait > 0 then return wait end
 local next_tat = tat + interval
 redis.call('SET', KEYS[1], string.format('%.0f', next_tat),
            'PX', math.ceil((next_tat - now) / 1000) + 1000)
-return wait
+return 0
 """
-
 FALLBACK_WARN_SECONDS = 30.0
 POOL_SIZE = 8
 
@@ -82,7 +86,8 @@ class RedisRates:
         return RedisBucket(self, f"{self.prefix}rate:{channel}", per_second)
 
     async def reserve(self, key: str, interval_us: int, tolerance_us: int) -> float:
-        """Reserve the next slot of ``key``; seconds to wait for it."""
+        """Take a slot of ``key`` now (0.0), or learn how many seconds until one may be
+        free (nothing taken: ask again then)."""
         waited = await self._reserve(keys=[key], args=[interval_us, tolerance_us])
         return int(waited) / 1_000_000
 
@@ -102,13 +107,15 @@ class RedisBucket:
         self._warned_at = float("-inf")
 
     async def take(self, sleep: Sleep) -> None:
-        try:
-            wait = await self.rates.reserve(self.key, self.interval_us, self.tolerance_us)
-        except (RedisError, OSError) as exc:
-            if time.monotonic() - self._warned_at > FALLBACK_WARN_SECONDS:
-                self._warned_at = time.monotonic()
-                log.warning("shared send rate unavailable (%s); pacing this process alone", exc)
-            await self._fallback.take(sleep)
-            return
-        if wait > 0:
+        while True:
+            try:
+                wait = await self.rates.reserve(self.key, self.interval_us, self.tolerance_us)
+            except (RedisError, OSError) as exc:
+                if time.monotonic() - self._warned_at > FALLBACK_WARN_SECONDS:
+                    self._warned_at = time.monotonic()
+                    log.warning("shared send rate unavailable (%s); pacing this process alone", exc)
+                await self._fallback.take(sleep)
+                return
+            if wait <= 0:
+                return
             await sleep(wait)
