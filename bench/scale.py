@@ -23,7 +23,7 @@ reply's arrival, cases created, and the checks —
 - messages lost: outbox rows not delivered at the end (goal 0);
 - duplicates: messages the emulator received that no outbox row recorded as its send
   (a send repeated after a crash; goal 0 without a kill);
-- duplicate effects: more cases than report conversations (goal 0);
+- duplicate effects: a resident with more cases than report conversations (goal 0);
 - send rate: the most messages the emulator received in any one second (and per second
   over any five), against the configured limit shared by all processes (goal: never above
   it), and 429s. The emulator timestamps a message when this process gets to it, and this
@@ -55,6 +55,7 @@ import signal
 import subprocess
 import sys
 import time
+from collections import Counter
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -315,6 +316,7 @@ class Load:
     reply_ms: list[float] = field(default_factory=list)
     reports_done: int = 0
     reports_started: int = 0
+    reports_by_chat: Counter[str] = field(default_factory=Counter)
     redelivered: int = 0
     no_reply: int = 0
     next_port: int = 0
@@ -394,6 +396,7 @@ async def resident(
         presses = {"question": 0, "report": 7, "menu": 1}[kind]
         if kind == "report":
             load.reports_started += 1
+            load.reports_by_chat[str(chat)] += 1
         for _ in range(presses):
             offered = _last_buttons(world, chat)
             if offered is None:
@@ -456,6 +459,14 @@ async def _outcome(db_url: str) -> dict[str, Any]:
                 select(func.count()).where(OutboxMessage.status != OutboxStatus.SENT)
             )
             cases = await session.scalar(select(func.count()).select_from(Case))
+            by_chat = (
+                await session.execute(
+                    select(ChannelIdentity.chat_id, func.count(Case.id))
+                    .join(Case, Case.reporter_id == ChannelIdentity.user_id)
+                    .where(ChannelIdentity.channel == "telegram")
+                    .group_by(ChannelIdentity.chat_id)
+                )
+            ).all()
     finally:
         await app.close()
     return {
@@ -463,7 +474,21 @@ async def _outcome(db_url: str) -> dict[str, Any]:
         "recorded": {(str(chat), str(mid)) for chat, mid in rows},
         "unsent": int(unsent or 0),
         "cases": int(cases or 0),
+        "cases_by_chat": {str(chat): int(n) for chat, n in by_chat},
     }
+
+
+async def _in_flight(db_url: str) -> int:
+    app = App(_settings(db_url), channels={})
+    await app.start(migrate=False)
+    try:
+        async with app.db.transaction() as session:
+            count = await session.scalar(
+                select(func.count()).where(OutboxMessage.status == OutboxStatus.SENDING)
+            )
+    finally:
+        await app.close()
+    return int(count or 0)
 
 
 async def _drained(db_url: str, timeout: float) -> None:
@@ -514,7 +539,7 @@ async def run(
     secret = webhook_secret(TOKEN)
     connector = TCPConnector(limit=args.active)
     timeout = ClientTimeout(total=60)
-    killed_after = None
+    killed_after = in_flight = None
     try:
         async with ClientSession(connector=connector, timeout=timeout) as http:
             for port, proc in zip(ports, procs, strict=True):
@@ -532,6 +557,7 @@ async def run(
                 procs[-1].wait()
                 load.alive[-1] = False
                 killed_after = len(load.posted)
+                in_flight = await _in_flight(db_url)
             await asyncio.gather(*tasks)
             wall = time.monotonic() - started
         await _drained(db_url, timeout=120)
@@ -569,7 +595,10 @@ async def run(
         "updates_lost": lost_updates,
         "messages_lost": outcome["unsent"],
         "duplicates": sum(1 for key in received if key not in outcome["recorded"]),
-        "duplicate_cases": max(0, outcome["cases"] - load.reports_started),
+        # A resident with more cases than report conversations: an update took effect twice.
+        "duplicate_cases": sum(
+            max(0, n - load.reports_by_chat[chat]) for chat, n in outcome["cases_by_chat"].items()
+        ),
         "messages_sent": len(received),
         "configured_rate": rate,
         "busiest_second": _busiest(world.sent_times),
@@ -584,6 +613,9 @@ async def run(
     }
     if kill:
         result["killed_after_updates"] = killed_after
+        # Rows leased (being sent) by any process right after the kill: the most the
+        # killed one may have sent without recording, so the most that can go twice.
+        result["in_flight_at_kill"] = in_flight
     return result
 
 
