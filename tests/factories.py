@@ -6,6 +6,9 @@ import uuid
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
+from aiohttp.test_utils import TestClient, TestServer
+
+from bot.app import App
 from bot.core.buttons import ButtonSigner
 from bot.core.events import Incoming
 from bot.core.replies import Reply
@@ -72,3 +75,14 @@ def png_bytes(color: tuple[int, int, int] = (200, 30, 30)) -> bytes:
     buffer = io.BytesIO()
     Image.new("RGB", (32, 24), color).save(buffer, format="PNG")
     return buffer.getvalue()
+
+
+# A PostgreSQL address where nothing listens: an app pointed here never reaches a database.
+UNREACHABLE_DB = "postgresql+asyncpg://linli@127.0.0.1:1/nowhere"
+
+
+async def web_client(app: App) -> TestClient:
+    """An HTTP client on the app's whole web server (chat, dashboard, health, metrics)."""
+    client = TestClient(TestServer(app.web_app()))
+    await client.start_server()
+    return client

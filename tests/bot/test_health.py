@@ -9,7 +9,6 @@ from pathlib import Path
 
 import pytest
 from aiohttp import ClientConnectionError, ClientSession
-from aiohttp.test_utils import TestClient, TestServer
 from alembic.script import ScriptDirectory
 
 from bot.app import App
@@ -20,14 +19,7 @@ from bot.roles import ServeRole
 from bot.storage.db import Database
 from bot.storage.migrate import alembic_config, upgrade
 from tests.conftest import make_app
-
-UNREACHABLE_DB = "postgresql+asyncpg://linli@127.0.0.1:1/nowhere"
-
-
-async def _client(app: App) -> TestClient:
-    client = TestClient(TestServer(app.web_app()))
-    await client.start_server()
-    return client
+from tests.factories import UNREACHABLE_DB, web_client
 
 
 @pytest.fixture
@@ -45,7 +37,7 @@ async def unstarted(tmp_path: Path) -> AsyncIterator[App]:
 
 
 async def test_readyz_is_ready_when_the_database_answers_at_head(db: Database) -> None:
-    client = await _client(await make_app(db))
+    client = await web_client(await make_app(db))
     try:
         response = await client.get("/readyz")
         assert response.status == 200 and await response.json() == {"ready": True}
@@ -58,7 +50,7 @@ async def test_readyz_is_ready_when_the_database_answers_at_head(db: Database) -
 async def test_readyz_is_503_with_a_reason_when_the_database_is_unreachable(
     unstarted: App,
 ) -> None:
-    client = await _client(unstarted)
+    client = await web_client(unstarted)
     try:
         response = await client.get("/readyz")
         body = await response.json()
@@ -69,7 +61,7 @@ async def test_readyz_is_503_with_a_reason_when_the_database_is_unreachable(
 
 
 async def test_healthz_is_503_while_the_database_is_unreachable(unstarted: App) -> None:
-    client = await _client(unstarted)
+    client = await web_client(unstarted)
     try:
         response = await client.get("/healthz")
         assert response.status == 503 and await response.json() == {"ok": False}

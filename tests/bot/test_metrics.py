@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 
 import pytest
-from aiohttp.test_utils import TestClient, TestServer
+from aiohttp.test_utils import TestClient
 from prometheus_client.parser import text_string_to_metric_families
 
 from bot.app import App
@@ -16,24 +16,16 @@ from bot.observability.metrics import Metrics
 from bot.storage.db import Database
 from tests.chat import CoreChat
 from tests.conftest import make_app, settings_for
-from tests.factories import enqueue
+from tests.factories import UNREACHABLE_DB, enqueue, web_client
 from tests.scenarios.test_cases import _clock, _report_leak
 
 Samples = dict[tuple[str, frozenset[tuple[str, str]]], float]
-
-UNREACHABLE_DB = "postgresql+asyncpg://linli@127.0.0.1:1/nowhere"
-
-
-async def _client(app: App) -> TestClient:
-    client = TestClient(TestServer(app.web_app()))
-    await client.start_server()
-    return client
 
 
 @pytest.fixture
 async def served(db: Database) -> AsyncIterator[tuple[App, TestClient]]:
     app = await make_app(db)  # the web channel records what it is given
-    client = await _client(app)
+    client = await web_client(app)
     yield app, client
     await client.close()
 
@@ -129,7 +121,7 @@ async def test_refused_sends_are_counted_by_reason(served: tuple[App, TestClient
 async def test_open_cases_by_compound_and_escalations_by_the_sla_sweep(db: Database) -> None:
     chat = CoreChat(await make_app(db))
     await chat.open()
-    client = await _client(chat.app)
+    client = await web_client(chat.app)
     try:
         clock = _clock(chat)
         await _report_leak(chat)
@@ -152,7 +144,7 @@ async def test_each_app_counts_in_its_own_registry(db: Database) -> None:
     first = await make_app(db)
     second = App(settings_for(db), channels={"web": RecordingChannel("web")}, db=db)
     await second.start(migrate=False)
-    clients = [await _client(first), await _client(second)]
+    clients = [await web_client(first), await web_client(second)]
     try:
         await clients[0].post("/api/chat/resident-1/messages", json={"text": "/start"})
         assert value(await scrape(clients[0]), "linli_updates_total", channel="web", outcome="ok")
@@ -166,7 +158,7 @@ async def test_each_app_counts_in_its_own_registry(db: Database) -> None:
 
 async def test_metrics_token_is_required_when_configured(db: Database) -> None:
     app = await make_app(db, metrics_token="s3cret")
-    client = await _client(app)
+    client = await web_client(app)
     try:
         assert (await client.get("/metrics")).status == 401
         wrong = await client.get("/metrics", headers={"Authorization": "Bearer nope"})

@@ -7,7 +7,7 @@ from collections.abc import AsyncIterator
 
 import pytest
 from aiohttp import FormData
-from aiohttp.test_utils import TestClient, TestServer
+from aiohttp.test_utils import TestClient
 from sqlalchemy import select
 
 from bot.app import App
@@ -16,19 +16,13 @@ from bot.outbox.enqueue import OutboxWriter
 from bot.storage.db import Database
 from bot.storage.models import ProcessedUpdate, User
 from tests.conftest import make_app
-from tests.factories import png_bytes
-
-
-async def _client(app: App) -> TestClient:
-    client = TestClient(TestServer(app.web_app()))
-    await client.start_server()
-    return client
+from tests.factories import png_bytes, web_client
 
 
 @pytest.fixture
 async def demo(db: Database) -> AsyncIterator[tuple[App, TestClient]]:
     app = await make_app(db, "web")
-    client = await _client(app)
+    client = await web_client(app)
     yield app, client
     await client.close()
 
@@ -36,7 +30,7 @@ async def demo(db: Database) -> AsyncIterator[tuple[App, TestClient]]:
 @pytest.fixture
 async def production(db: Database) -> AsyncIterator[tuple[App, TestClient]]:
     app = await make_app(db, "web", web_trust_path=False)
-    client = await _client(app)
+    client = await web_client(app)
     yield app, client
     await client.close()
 
