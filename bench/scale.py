@@ -74,6 +74,7 @@ from bot.channels.telegram.webhook import SECRET_HEADER, webhook_secret  # noqa:
 from bot.config import Settings  # noqa: E402
 from bot.emulator.server import Emulator  # noqa: E402
 from bot.emulator.world import World  # noqa: E402
+from bot.storage.db import Database  # noqa: E402
 from bot.storage.models import (  # noqa: E402
     Case,
     ChannelIdentity,
@@ -132,11 +133,19 @@ def _database_url(url: str, name: str) -> str:
 
 
 async def _recreate(admin: str, name: str, template: str | None = None) -> None:
+    await _drop(admin, name)
+    conn = await asyncpg.connect(admin)
+    try:
+        suffix = f' TEMPLATE "{template}"' if template else ""
+        await conn.execute(f'CREATE DATABASE "{name}"{suffix}')
+    finally:
+        await conn.close()
+
+
+async def _drop(admin: str, name: str) -> None:
     conn = await asyncpg.connect(admin)
     try:
         await conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        suffix = f' TEMPLATE "{template}"' if template else ""
-        await conn.execute(f'CREATE DATABASE "{name}"{suffix}')
     finally:
         await conn.close()
 
@@ -433,42 +442,35 @@ def _busiest(times: list[float], window: float = 1.0) -> int:
     return best
 
 
-async def _outcome(db_url: str) -> dict[str, Any]:
-    app = App(_settings(db_url), channels={})
-    await app.start(migrate=False)
-    try:
-        async with app.db.transaction() as session:
-            processed = set(
-                (
-                    await session.scalars(
-                        select(ProcessedUpdate.update_id).where(
-                            ProcessedUpdate.channel == "telegram"
-                        )
-                    )
-                ).all()
-            )
-            rows = (
-                await session.execute(
-                    select(OutboxMessage.chat_id, OutboxMessage.platform_message_id).where(
-                        OutboxMessage.channel == "telegram",
-                        OutboxMessage.status == OutboxStatus.SENT,
-                    )
+async def _outcome(db: Database) -> dict[str, Any]:
+    async with db.transaction() as session:
+        processed = set(
+            (
+                await session.scalars(
+                    select(ProcessedUpdate.update_id).where(ProcessedUpdate.channel == "telegram")
                 )
             ).all()
-            unsent = await session.scalar(
-                select(func.count()).where(OutboxMessage.status != OutboxStatus.SENT)
-            )
-            cases = await session.scalar(select(func.count()).select_from(Case))
-            by_chat = (
-                await session.execute(
-                    select(ChannelIdentity.chat_id, func.count(Case.id))
-                    .join(Case, Case.reporter_id == ChannelIdentity.user_id)
-                    .where(ChannelIdentity.channel == "telegram")
-                    .group_by(ChannelIdentity.chat_id)
+        )
+        rows = (
+            await session.execute(
+                select(OutboxMessage.chat_id, OutboxMessage.platform_message_id).where(
+                    OutboxMessage.channel == "telegram",
+                    OutboxMessage.status == OutboxStatus.SENT,
                 )
-            ).all()
-    finally:
-        await app.close()
+            )
+        ).all()
+        unsent = await session.scalar(
+            select(func.count()).where(OutboxMessage.status != OutboxStatus.SENT)
+        )
+        cases = await session.scalar(select(func.count()).select_from(Case))
+        by_chat = (
+            await session.execute(
+                select(ChannelIdentity.chat_id, func.count(Case.id))
+                .join(Case, Case.reporter_id == ChannelIdentity.user_id)
+                .where(ChannelIdentity.channel == "telegram")
+                .group_by(ChannelIdentity.chat_id)
+            )
+        ).all()
     return {
         "processed": processed,
         "recorded": {(str(chat), str(mid)) for chat, mid in rows},
@@ -478,36 +480,18 @@ async def _outcome(db_url: str) -> dict[str, Any]:
     }
 
 
-async def _in_flight(db_url: str) -> int:
-    app = App(_settings(db_url), channels={})
-    await app.start(migrate=False)
-    try:
-        async with app.db.transaction() as session:
-            count = await session.scalar(
-                select(func.count()).where(OutboxMessage.status == OutboxStatus.SENDING)
-            )
-    finally:
-        await app.close()
+async def _outbox_rows(db: Database, *statuses: OutboxStatus) -> int:
+    async with db.transaction() as session:
+        count = await session.scalar(select(func.count()).where(OutboxMessage.status.in_(statuses)))
     return int(count or 0)
 
 
-async def _drained(db_url: str, timeout: float) -> None:
-    app = App(_settings(db_url), channels={})
-    await app.start(migrate=False)
+async def _drained(db: Database, timeout: float) -> None:
     deadline = time.monotonic() + timeout
-    try:
-        while time.monotonic() < deadline:
-            async with app.db.transaction() as session:
-                left = await session.scalar(
-                    select(func.count()).where(
-                        OutboxMessage.status.in_([OutboxStatus.PENDING, OutboxStatus.SENDING])
-                    )
-                )
-            if not left:
-                return
-            await asyncio.sleep(0.5)
-    finally:
-        await app.close()
+    while time.monotonic() < deadline:
+        if not await _outbox_rows(db, OutboxStatus.PENDING, OutboxStatus.SENDING):
+            return
+        await asyncio.sleep(0.5)
 
 
 async def run(
@@ -523,6 +507,7 @@ async def run(
     name = f"linli_scale_run_{os.getpid()}"
     await _recreate(admin, name, template)
     db_url = _database_url(args.postgres, name)
+    db = Database(db_url)  # what the run did, read back for the checks
     emulator = Emulator(TOKEN)
     world = emulator.world
     rng = random.Random(workers * 7 + kill + int(rate))
@@ -557,10 +542,10 @@ async def run(
                 procs[-1].wait()
                 load.alive[-1] = False
                 killed_after = len(load.posted)
-                in_flight = await _in_flight(db_url)
+                in_flight = await _outbox_rows(db, OutboxStatus.SENDING)
             await asyncio.gather(*tasks)
             wall = time.monotonic() - started
-        await _drained(db_url, timeout=120)
+        await _drained(db, timeout=120)
     finally:
         for proc in procs:
             if proc.poll() is None:
@@ -571,9 +556,12 @@ async def run(
             except subprocess.TimeoutExpired:
                 proc.kill()
         await emulator.stop()
-    outcome = await _outcome(db_url)
+    try:
+        outcome = await _outcome(db)
+    finally:
+        await db.dispose()
     received = [(str(m["chat"]["id"]), str(m["message_id"])) for m in world.sent_log if "chat" in m]
-    await _recreate_drop(admin, name)
+    await _drop(admin, name)
     updates = len(load.posted)
     lost_updates = sum(1 for u in load.posted if str(u) not in outcome["processed"])
     result: dict[str, Any] = {
@@ -617,14 +605,6 @@ async def run(
         # killed one may have sent without recording, so the most that can go twice.
         result["in_flight_at_kill"] = in_flight
     return result
-
-
-async def _recreate_drop(admin: str, name: str) -> None:
-    conn = await asyncpg.connect(admin)
-    try:
-        await conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-    finally:
-        await conn.close()
 
 
 async def main_async(args: argparse.Namespace) -> dict[str, Any]:
