@@ -33,7 +33,7 @@ from bot.channels.base import Channel, Outbound, SendResult, Sent
 from bot.channels.web_store import WebStore
 from bot.core.dispatcher import Outcome
 from bot.core.events import Incoming
-from bot.storage.files import MAX_DOCUMENT_BYTES, Upload
+from bot.storage.files import IMAGE_KINDS, MAX_DOCUMENT_BYTES, Upload
 from bot.storage.models import utcnow
 
 log = logging.getLogger(__name__)
@@ -42,7 +42,6 @@ STATIC = Path(__file__).with_name("web_static")
 COOKIE = "linli_session"
 _USER_ID = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
 _MAX_BODY = 256 * 1024  # JSON bodies; an upload is streamed and capped by _read_capped
-IMAGE_SUFFIXES = frozenset({".jpeg", ".png", ".webp", ".gif"})
 _dumps = functools.partial(json.dumps, ensure_ascii=False)
 
 
@@ -266,7 +265,7 @@ async def _file(request: web.Request) -> web.StreamResponse:
     if not path.exists():
         raise web.HTTPNotFound()
     headers = {"Cache-Control": "private, max-age=31536000"}
-    if path.suffix not in IMAGE_SUFFIXES:
+    if path.suffix.lstrip(".") not in IMAGE_KINDS:
         name = request.query.get("name") or path.name
         disposition = "inline" if path.suffix == ".pdf" else "attachment"
         headers["Content-Disposition"] = f"{disposition}; filename*=UTF-8''{quote(name)}"

@@ -36,8 +36,9 @@ MAX_IMAGE_BYTES = 10 * 1024 * 1024
 # Telegram lets a bot download files up to 20 MB; the web chat takes the same.
 MAX_DOCUMENT_BYTES = 20 * 1024 * 1024
 FORMATS = {"JPEG": "jpeg", "PNG": "png", "WEBP": "webp", "GIF": "gif"}
+IMAGE_KINDS = frozenset(FORMATS.values())
 DOCUMENT_KINDS = ("pdf", "docx", "xlsx", "pptx", "doc", "xls", "ppt")
-_REF = re.compile(r"^[0-9a-f]{64}\.(jpeg|png|webp|gif|pdf|docx|xlsx|pptx|doc|xls|ppt)$")
+_REF = re.compile(rf"^[0-9a-f]{{64}}\.({'|'.join((*sorted(IMAGE_KINDS), *DOCUMENT_KINDS))})$")
 _IMAGE_MAGIC = (b"\xff\xd8\xff", b"\x89PNG\r\n\x1a\n", b"GIF87a", b"GIF89a")
 _OLE2 = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"
 # The part an Office Open XML package of each kind must hold.
