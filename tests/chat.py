@@ -154,16 +154,15 @@ class CoreChat(ChatDriver):
         photo: bytes | None = None,
         document: tuple[str, bytes] | None = None,
     ) -> list[Reply]:
-        stored = None
+        stored = rejected = None
+        photo_ref = self.app.files.save_image(photo) if photo is not None else None
         if document is not None:
             name, data = document
             try:
                 upload = self.app.files.save_upload(data, name)
+                photo_ref, stored = upload.photo, upload.document
             except BadUpload as exc:  # what the adapters do with a file they refuse
-                return await self._send_rejected(user, text, update_id, exc.reason)
-            photo_ref, stored = upload.photo, upload.document
-        else:
-            photo_ref = self.app.files.save_image(photo) if photo is not None else None
+                rejected = exc.reason
         event = make_incoming(
             user,
             text,
@@ -172,15 +171,7 @@ class CoreChat(ChatDriver):
             channel=self.channel,
             photo=photo_ref,
             document=stored,
-        )
-        outcome = await self.app.handle(event)
-        return [Reply.from_payload(s.payload) for s in outcome.replies]
-
-    async def _send_rejected(
-        self, user: str, text: str | None, update_id: str | None, reason: str
-    ) -> list[Reply]:
-        event = make_incoming(
-            user, text, update_id=update_id, channel=self.channel, rejected_upload=reason
+            rejected_upload=rejected,
         )
         outcome = await self.app.handle(event)
         return [Reply.from_payload(s.payload) for s in outcome.replies]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
@@ -86,3 +87,14 @@ async def web_client(app: App) -> TestClient:
     client = TestClient(TestServer(app.web_app()))
     await client.start_server()
     return client
+
+
+def most_in_window(times: Iterable[float], window: float) -> int:
+    """The largest number of ``times`` inside any closed interval of length ``window``."""
+    ordered = sorted(times)
+    best = first = 0
+    for last, t in enumerate(ordered):
+        while t - ordered[first] > window:
+            first += 1
+        best = max(best, last - first + 1)
+    return best

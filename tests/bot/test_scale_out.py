@@ -30,7 +30,7 @@ from bot.demo import seed_demo
 from bot.outbox.pacing import bucket_depth
 from bot.storage.db import Database
 from bot.storage.models import OutboxMessage, OutboxStatus, ProcessedUpdate
-from tests.factories import enqueue
+from tests.factories import enqueue, most_in_window
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -224,13 +224,3 @@ async def test_worker_processes_together_stay_under_the_send_rate_shared_through
     assert measured <= rate * 1.05, f"{measured:.1f}/s over the shared {rate}/s"
     assert measured >= rate * 0.8, f"{measured:.1f}/s: the shared bucket starves senders"
     assert busiest <= rate + burst + 1
-
-
-def most_in_window(times: list[float], window: float) -> int:
-    """The largest number of sorted ``times`` inside any interval of length ``window``."""
-    best = first = 0
-    for last, t in enumerate(times):
-        while t - times[first] > window:
-            first += 1
-        best = max(best, last - first + 1)
-    return best

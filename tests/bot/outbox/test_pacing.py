@@ -8,7 +8,7 @@ Timings are asserted as lower bounds only (a slow machine can only make things l
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Callable, Coroutine, Iterable
+from collections.abc import Awaitable, Callable, Coroutine
 from datetime import timedelta
 from typing import Any
 
@@ -33,7 +33,7 @@ from bot.storage.models import (
     Priority,
     User,
 )
-from tests.factories import Clock, enqueue
+from tests.factories import Clock, enqueue, most_in_window
 
 SLACK = 0.01  # seconds: float and clock-resolution leeway on lower bounds
 
@@ -50,17 +50,6 @@ def never_suspends(coro: Coroutine[Any, Any, None]) -> bool:
         return True
     coro.close()
     return False
-
-
-def most_in_window(times: Iterable[float], window: float) -> int:
-    """The largest number of ``times`` inside any closed interval of length ``window``."""
-    ordered = sorted(times)
-    best = first = 0
-    for last, t in enumerate(ordered):
-        while t - ordered[first] > window:
-            first += 1
-        best = max(best, last - first + 1)
-    return best
 
 
 def burst_of(per_second: float) -> float:
