@@ -17,6 +17,11 @@ before the actual question. Signals, combined into one score:
 - rapidfuzz partial matching of the normalised query against the questions and
   phrasings of the strongest candidates, for near matches and typos.
 
+The first hit is then re-chosen among the ten strongest by how much the others agree
+with it (``_vote``: a candidate gains a little of the score of each one citing the same
+articles), so a lone near-miss does not beat a group of entries about the same law:
+top-1 0.876 → 0.890 (0.887 → 0.896 and 0.866 → 0.884 on the two halves), top-3 kept.
+
 The two character signals were added together: on the unseen half of the dev set they
 moved top-1 from 0.82 to 0.83 and top-3 from 0.938 to 0.944 (``knowledge.indexes``).
 The weights are fitted on the knowledge base alone (``knowledge.weights``: each entry's
@@ -66,6 +71,9 @@ CONFIDENCE_WEIGHTS = {"words": 0.52, "bigrams": 0.14, "centroid": 0.27}
 # squash x / (x + half) keeps one huge match from drowning the other signals).
 HALF = {"words": 8.0, "bigrams": 20.0, "law_words": 20.0, "law_bigrams": 20.0}
 FUZZY_CANDIDATES = 12
+# Re-choosing the first hit by the support of the strongest candidates (``_vote``).
+VOTE = 0.05
+VOTE_CANDIDATES = 10
 SHORT_QUERY = 6  # distinct tokens; longer texts always carry words no entry has
 SEARCH_CACHE = 4096  # queries whose best hits are kept
 CACHED_HITS = 8
@@ -145,6 +153,29 @@ class FaqRetriever:
         questions and phrasings: near matches and typos the tokenised signals miss."""
         return max(fuzz.partial_ratio(normalized, text) for text in self.asked[index]) / 100
 
+    def _vote(self, scores: np.ndarray, k: int) -> list[int]:
+        """The first hit chosen with its neighbours' support, the rest by score.
+
+        Several entries often cite the same articles (five ways a leak gets paid for).
+        When the best-scoring entry stands alone while the next few agree on other
+        articles, the agreeing group is more likely what the resident meant: each of the
+        strongest candidates gains VOTE × the scores of the others, weighted by the share
+        of its citations they also cite. Only the first place is re-chosen; the others keep
+        their score order, so the runners-up still offer different answers. VOTE was
+        chosen on the knowledge base's held-out phrasings (0.03–0.05 best, 0.1 worse),
+        not on the dev set.
+        """
+        ranked = [int(i) for i in np.argsort(-scores)[: max(k, VOTE_CANDIDATES)]]
+        top = ranked[:VOTE_CANDIDATES]
+        cited = {i: set(self.entries[i].citations) for i in top}
+
+        def voted(i: int) -> float:
+            support = sum(scores[j] * len(cited[i] & cited[j]) for j in top if j != i)
+            return float(scores[i]) + VOTE * support / max(len(cited[i]), 1)
+
+        first = max(top, key=voted)
+        return [first, *(i for i in ranked if i != first)][:k]
+
     def _search(self, query: str, k: int) -> list[Hit]:
         tokens = self.tokenizer.tokens(query)
         normalized = normalize(query)
@@ -158,7 +189,7 @@ class FaqRetriever:
         for index in np.argsort(-scores)[:FUZZY_CANDIDATES]:
             fuzzy[index] = W_FUZZY * self.fuzzy(normalized, index)
             scores[index] += fuzzy[index]
-        order = np.argsort(-scores)[:k]
+        order = self._vote(scores, k)
         distinct = set(tokens)
         hits = []
         for i in order:

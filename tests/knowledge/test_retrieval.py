@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import numpy as np
 import pytest
 
-from knowledge.faq import KnowledgeBase
+from knowledge.faq import Entry, KnowledgeBase
 from knowledge.retrieval import FaqRetriever, default_retriever
 
 
@@ -44,3 +45,37 @@ def test_signals_cover_every_entry_and_none_for_a_wordless_query() -> None:
     assert all(len(s) == len(retriever.entries) for s in signals.values())
     assert all(0 <= s.min() and s.max() <= 1 for s in signals.values())
     assert retriever.signals("？？？") == {}
+
+
+def _entry(entry_id: str, citations: tuple[str, ...]) -> Entry:
+    return Entry(
+        id=entry_id,
+        topic="test",
+        question=f"问题{entry_id}",
+        phrasings=("说法一", "说法二", "说法三"),
+        answer="回答",
+        citations=citations,
+        tags=(),
+        related=(),
+    )
+
+
+def _voting_retriever() -> FaqRetriever:
+    entries = [
+        _entry("alone", ("民法典-1254",)),
+        _entry("group-1", ("民法典-1165", "民法典-296")),
+        _entry("group-2", ("民法典-1165",)),
+        _entry("group-3", ("民法典-296",)),
+    ]
+    return FaqRetriever(KnowledgeBase({e.id: e for e in entries}))
+
+
+def test_close_runners_up_citing_the_same_articles_take_first_place_from_a_loner() -> None:
+    retriever = _voting_retriever()
+    order = retriever._vote(np.array([1.0, 0.97, 0.9, 0.9]), 3)
+    assert order == [1, 0, 2]  # only the first place is re-chosen; the rest keep score order
+
+
+def test_a_clear_leader_keeps_first_place_against_weak_agreement() -> None:
+    retriever = _voting_retriever()
+    assert retriever._vote(np.array([1.0, 0.5, 0.5, 0.5]), 3) == [0, 1, 2]
