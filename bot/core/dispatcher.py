@@ -1,20 +1,26 @@
-"""The dispatcher: one update in, one transaction, replies out through the outbox.
+"""The dispatcher: updates in, one transaction, replies out through the outbox.
 
-The pipeline (each a named step below):
+Updates that arrive while a transaction runs are handled together in the next one
+(``bot.storage.group_commit``): a batch costs the same few statements as a single update,
+which is what lets one process on SQLite keep up with a busy compound. A batch never
+holds two updates of one conversation, and its handlers run one after another in the
+batch's transaction, so the result is what handling them one at a time would give.
 
-    _lock_conversation  upsert the conversation row: creates it and row-locks it
-    _find_processed     a redelivered update returns what it answered before, no effects
-    load_viewer         who is this
-    _route              button → command → current flow step → fallback
-    _save_state         write the flow position back
-    _enqueue            every reply becomes an outbox row (signed buttons)
-    _record             remember the update id and its reply ids
-    commit              all of the above, or none of it
+The pipeline (each a named step below, each one statement for the whole batch):
 
-A handler that raises rolls its whole transaction back; the update is then recorded
-with a generic apology so the user is never left without an answer and a redelivery
-does not replay the failure. Database outages propagate, so the adapter can ask the
-platform to redeliver.
+    _lock_conversations  upsert the conversation rows: creates and row-locks them
+    _find_processed      a redelivered update returns what it answered before, no effects
+    load_viewers         who is each sender
+    _route               per update: button → command → current flow step → fallback
+    _save_states         write the flow positions back
+    _enqueue             every reply becomes an outbox row (signed buttons)
+    _record              remember the update ids and their reply ids
+    commit               all of the above, or none of it
+
+A handler that raises rolls the whole batch back; each of its updates is then handled
+alone, and the one that fails again is recorded with a generic apology, so the user is
+never left without an answer and a redelivery does not replay the failure. Database
+outages propagate, so the adapter can ask the platform to redeliver.
 """
 
 from __future__ import annotations
@@ -26,7 +32,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import and_, bindparam, insert, or_, select, update
 from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -37,14 +43,23 @@ from bot.core.events import Command, Incoming
 from bot.core.flows import STEP_ACTION, Route, Router
 from bot.core.locks import KeyedLocks
 from bot.core.replies import Reply
-from bot.core.viewer import Viewer, load_viewer
+from bot.core.viewer import Viewer, load_viewers
 from bot.outbox.enqueue import OutboxWriter
 from bot.storage.db import Database
-from bot.storage.models import ConversationState, OutboxMessage, ProcessedUpdate, utcnow
+from bot.storage.group_commit import GroupCommit
+from bot.storage.models import (
+    ConversationState,
+    OutboxMessage,
+    ProcessedUpdate,
+    utcnow,
+)
 
 log = logging.getLogger(__name__)
 
 INFRASTRUCTURE_ERRORS = (OperationalError, InterfaceError, ConnectionError, TimeoutError)
+# Updates per transaction at most: enough that a burst of webhook deliveries shares a few
+# commits, few enough that one batch's statements stay far below SQLite's variable limit.
+MAX_BATCH = 64
 
 
 @dataclass(frozen=True)
@@ -85,6 +100,7 @@ class Dispatcher:
         on_commit: Callable[[], None] | None = None,
         observe: Observe | None = None,
         clock: Callable[[], datetime] = utcnow,
+        max_batch: int = MAX_BATCH,
     ) -> None:
         self.db = db
         self.router = router
@@ -95,6 +111,9 @@ class Dispatcher:
         self.observe = observe
         self.clock = clock
         self._locks = KeyedLocks()
+        self.batches: GroupCommit[Incoming, Outcome | None] = GroupCommit(
+            self._run_batch, max_batch=max_batch
+        )
 
     async def handle(self, event: Incoming) -> Outcome:
         started = time.perf_counter()
@@ -115,9 +134,13 @@ class Dispatcher:
         ):
             self.router.prepare(event)
         where = {"channel": event.channel, "update_id": event.update_id}
+        # The key lock keeps a conversation's updates in arrival order and out of each
+        # other's batch: a batch is built from updates whose conversations are free.
         async with self._locks.hold(event.conversation_key):
             try:
-                outcome = await self._process(event, self._route)
+                outcome = await self.batches.submit(event)
+                if outcome is None:  # its batch rolled back for another update's failure
+                    outcome = await self._process(event, self._route)
                 return outcome, "duplicate" if outcome.duplicate else "ok"
             except INFRASTRUCTURE_ERRORS:
                 raise
@@ -129,68 +152,133 @@ class Dispatcher:
                 log.exception("update %s:%s failed", event.channel, event.update_id, extra=where)
             return await self._process(event, self._apologise), "failed"
 
+    async def _run_batch(self, take: Callable[[], list[Incoming]]) -> list[Outcome | None]:
+        """The waiting updates in one transaction; None for each if it rolled back.
+
+        A single update's failure propagates to its caller, which apologises. In a batch
+        nobody knows yet whose handler failed: each update is then handled alone.
+        """
+        events: list[Incoming] = []
+
+        def take_and_keep() -> list[Incoming]:
+            events.extend(take())
+            return events
+
+        try:
+            return list(await self._process_many(take_and_keep, self._route))
+        except Exception as exc:
+            if len(events) <= 1:
+                raise
+            log.info("a batch of %d updates rolled back (%s): each alone", len(events), exc)
+            return [None] * len(events)
+
     async def _process(self, event: Incoming, decide: Decide) -> Outcome:
+        return (await self._process_many(lambda: [event], decide))[0]
+
+    async def _process_many(
+        self, take: Callable[[], list[Incoming]], decide: Decide
+    ) -> list[Outcome]:
         async with self.db.transaction() as session:
+            events = take()  # after the write lock: latecomers join this transaction
             now = self.clock()
-            state = await self._lock_conversation(session, event, now)
-            prior = await self._find_processed(session, event)
-            if prior is not None:
-                return Outcome(await self._replay(session, prior), duplicate=True)
-            ctx = Context(
-                session=session,
-                event=event,
-                viewer=await load_viewer(session, event.channel, event.user_id),
-                state=state,
-                catalog=self.catalog,
-                router=self.router,
-                outbox=OutboxWriter(session, self.signer),
-                now=now,
-                config=self.config,
-            )
-            replies = await decide(event, ctx)
-            await self._save_state(session, event, ctx.state, now)
-            sent = [await self._enqueue(ctx, reply) for reply in replies]
-            await self._record(session, event, [s.ref for s in sent], now)
-        if self.on_commit is not None:
+            states = await self._lock_conversations(session, events, now)
+            priors = await self._find_processed(session, events)
+            viewers = await load_viewers(session, [(e.channel, e.user_id) for e in events])
+            outcomes: list[Outcome | None] = []
+            decided: list[tuple[Context, list[Reply]]] = []
+            for event, state in zip(events, states, strict=True):
+                prior = priors.get((event.channel, event.update_id))
+                if prior is not None:
+                    outcomes.append(Outcome(await self._replay(session, prior), duplicate=True))
+                    continue
+                ctx = Context(
+                    session=session,
+                    event=event,
+                    viewer=viewers[(event.channel, event.user_id)],
+                    state=state,
+                    catalog=self.catalog,
+                    router=self.router,
+                    outbox=OutboxWriter(session, self.signer),
+                    now=now,
+                    config=self.config,
+                )
+                decided.append((ctx, await decide(event, ctx)))
+                outcomes.append(None)
+            await self._save_states(session, [ctx for ctx, _ in decided], now)
+            sent = await self._enqueue(session, decided)
+            await self._record(session, [ctx.event for ctx, _ in decided], sent, now)
+        if self.on_commit is not None and decided:
             self.on_commit()
-        return Outcome(sent)
+        fresh = iter(sent)
+        return [outcome or Outcome(next(fresh)) for outcome in outcomes]
 
     # -- pipeline steps -----------------------------------------------------
-    async def _lock_conversation(
-        self, session: AsyncSession, event: Incoming, now: datetime
-    ) -> FlowState:
+    async def _lock_conversations(
+        self, session: AsyncSession, events: list[Incoming], now: datetime
+    ) -> list[FlowState]:
+        """Every conversation row of the batch, created if new and row-locked. Upserted
+        in key order, so two processes' batches lock shared rows in the same order."""
         table = ConversationState.__table__
+        keys = sorted({event.conversation_key for event in events})
         stmt = self.db.insert(table).values(
-            channel=event.channel,
-            chat_id=event.chat_id,
-            user_id=event.user_id,
-            scope="",
-            data={},
-            nonce="",
-            version=0,
-            updated_at=now,
+            [
+                {
+                    "channel": channel,
+                    "chat_id": chat_id,
+                    "user_id": user_id,
+                    "scope": "",
+                    "data": {},
+                    "nonce": "",
+                    "version": 0,
+                    "updated_at": now,
+                }
+                for channel, chat_id, user_id in keys
+            ]
         )
         stmt = stmt.on_conflict_do_update(
             index_elements=["channel", "chat_id", "user_id", "scope"],
             set_={"updated_at": stmt.excluded.updated_at},
-        ).returning(table.c.flow, table.c.step, table.c.data, table.c.nonce, table.c.expires_at)
-        row = (await session.execute(stmt)).one()
-        return FlowState(
-            flow=row.flow,
-            step=row.step,
-            data=dict(row.data or {}),
-            nonce=row.nonce,
-            expires_at=row.expires_at,
+        ).returning(
+            table.c.channel,
+            table.c.chat_id,
+            table.c.user_id,
+            table.c.flow,
+            table.c.step,
+            table.c.data,
+            table.c.nonce,
+            table.c.expires_at,
         )
+        states = {
+            (row.channel, row.chat_id, row.user_id): FlowState(
+                flow=row.flow,
+                step=row.step,
+                data=dict(row.data or {}),
+                nonce=row.nonce,
+                expires_at=row.expires_at,
+            )
+            for row in await session.execute(stmt)
+        }
+        return [states[event.conversation_key] for event in events]
 
-    async def _find_processed(self, session: AsyncSession, event: Incoming) -> list[int] | None:
-        refs = await session.scalar(
-            select(ProcessedUpdate.reply_refs).where(
-                ProcessedUpdate.channel == event.channel,
-                ProcessedUpdate.update_id == event.update_id,
+    async def _find_processed(
+        self, session: AsyncSession, events: list[Incoming]
+    ) -> dict[tuple[str, str], list[int]]:
+        by_channel: dict[str, list[str]] = {}
+        for event in events:
+            by_channel.setdefault(event.channel, []).append(event.update_id)
+        rows = await session.execute(
+            select(
+                ProcessedUpdate.channel, ProcessedUpdate.update_id, ProcessedUpdate.reply_refs
+            ).where(
+                or_(
+                    *(
+                        and_(ProcessedUpdate.channel == channel, ProcessedUpdate.update_id.in_(ids))
+                        for channel, ids in sorted(by_channel.items())
+                    )
+                )
             )
         )
-        return None if refs is None else list(refs)
+        return {(channel, update_id): list(refs or []) for channel, update_id, refs in rows}
 
     async def _replay(self, session: AsyncSession, refs: list[int]) -> list[SentReply]:
         if not refs:
@@ -296,52 +384,89 @@ class Dispatcher:
         ctx.state.changed = False
         return [ctx.reply("errors.generic")]
 
-    async def _save_state(
-        self, session: AsyncSession, event: Incoming, state: FlowState, now: datetime
+    async def _save_states(
+        self, session: AsyncSession, contexts: list[Context], now: datetime
     ) -> None:
-        if not state.changed:
+        """The flow positions that changed, in one executemany UPDATE."""
+        changed = [ctx for ctx in contexts if ctx.state.changed]
+        if not changed:
             return
+        table = ConversationState.__table__
         await session.execute(
-            update(ConversationState)
+            update(table)
             .where(
-                ConversationState.channel == event.channel,
-                ConversationState.chat_id == event.chat_id,
-                ConversationState.user_id == event.user_id,
-                ConversationState.scope == "",
+                table.c.channel == bindparam("k_channel"),
+                table.c.chat_id == bindparam("k_chat_id"),
+                table.c.user_id == bindparam("k_user_id"),
+                table.c.scope == "",
             )
             .values(
-                flow=state.flow,
-                step=state.step,
-                data=state.data,
-                nonce=state.nonce,
-                expires_at=state.expires_at,
-                version=ConversationState.version + 1,
+                flow=bindparam("v_flow"),
+                step=bindparam("v_step"),
+                data=bindparam("v_data"),
+                nonce=bindparam("v_nonce"),
+                expires_at=bindparam("v_expires_at"),
+                version=table.c.version + 1,
                 updated_at=now,
-            )
+            ),
+            [
+                {
+                    "k_channel": ctx.event.channel,
+                    "k_chat_id": ctx.event.chat_id,
+                    "k_user_id": ctx.event.user_id,
+                    "v_flow": ctx.state.flow,
+                    "v_step": ctx.state.step,
+                    "v_data": ctx.state.data,
+                    "v_nonce": ctx.state.nonce,
+                    "v_expires_at": ctx.state.expires_at,
+                }
+                for ctx in changed
+            ],
         )
 
-    async def _enqueue(self, ctx: Context, reply: Reply) -> SentReply:
-        event = ctx.event
-        ref, payload = await ctx.outbox.enqueue(
-            channel=event.channel,
-            chat_id=event.chat_id,
-            audience_id=button_audience(event),
-            reply=reply,
-            user_id=ctx.viewer.user.id if ctx.viewer.user else None,
-            origin=f"{event.channel}:{event.update_id}"[:80],
-        )
-        return SentReply(ref, payload)
+    async def _enqueue(
+        self, session: AsyncSession, decided: list[tuple[Context, list[Reply]]]
+    ) -> list[list[SentReply]]:
+        """Every update's replies as outbox rows in one INSERT; per update, its replies."""
+        drafts = [
+            [
+                ctx.outbox.draft(
+                    channel=ctx.event.channel,
+                    chat_id=ctx.event.chat_id,
+                    audience_id=button_audience(ctx.event),
+                    reply=reply,
+                    user_id=ctx.viewer.user.id if ctx.viewer.user else None,
+                    origin=f"{ctx.event.channel}:{ctx.event.update_id}"[:80],
+                )
+                for reply in replies
+            ]
+            for ctx, replies in decided
+        ]
+        rows = [row for update_rows in drafts for row in update_rows]
+        refs = iter(await OutboxWriter(session, self.signer).insert(*rows))
+        return [
+            [SentReply(next(refs), row["payload"]) for row in update_rows] for update_rows in drafts
+        ]
 
     async def _record(
-        self, session: AsyncSession, event: Incoming, refs: list[int], now: datetime
+        self,
+        session: AsyncSession,
+        events: list[Incoming],
+        sent: list[list[SentReply]],
+        now: datetime,
     ) -> None:
-        session.add(
-            ProcessedUpdate(
-                channel=event.channel,
-                update_id=event.update_id,
-                user_id=event.user_id,
-                reply_refs=refs,
-                processed_at=now,
-            )
+        if not events:
+            return
+        await session.execute(
+            insert(ProcessedUpdate),
+            [
+                {
+                    "channel": event.channel,
+                    "update_id": event.update_id,
+                    "user_id": event.user_id,
+                    "reply_refs": [s.ref for s in replies],
+                    "processed_at": now,
+                }
+                for event, replies in zip(events, sent, strict=True)
+            ],
         )
-        await session.flush()

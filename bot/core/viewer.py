@@ -6,9 +6,10 @@ Loaded once per update by the dispatcher; handlers ask it questions
 
 from __future__ import annotations
 
+from collections import defaultdict
 from dataclasses import dataclass, field
 
-from sqlalchemy import select
+from sqlalchemy import and_, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.storage.models import ChannelIdentity, Role, RoleGrant, User
@@ -49,17 +50,43 @@ class Viewer:
 
 
 async def load_viewer(session: AsyncSession, channel: str, external_id: str) -> Viewer:
-    row = (
+    return (await load_viewers(session, [(channel, external_id)]))[(channel, external_id)]
+
+
+async def load_viewers(
+    session: AsyncSession, senders: list[tuple[str, str]]
+) -> dict[tuple[str, str], Viewer]:
+    """Viewers of many senders ``(channel, external id)`` in two queries, whatever their
+    number: a batch of updates costs what one does."""
+    by_channel: dict[str, set[str]] = defaultdict(set)
+    for channel, external_id in senders:
+        by_channel[channel].add(external_id)
+    rows = (
         await session.execute(
             select(ChannelIdentity, User)
             .join(User, User.id == ChannelIdentity.user_id)
-            .where(ChannelIdentity.channel == channel, ChannelIdentity.external_id == external_id)
+            .where(
+                or_(
+                    *(
+                        and_(
+                            ChannelIdentity.channel == channel, ChannelIdentity.external_id.in_(ids)
+                        )
+                        for channel, ids in sorted(by_channel.items())
+                    )
+                )
+            )
         )
-    ).first()
-    if row is None:
-        return Viewer()
-    identity, user = row
-    grants = list(
-        (await session.scalars(select(RoleGrant).where(RoleGrant.user_id == user.id))).all()
-    )
-    return Viewer(identity=identity, user=user, grants=grants)
+    ).all()
+    grants: dict[int, list[RoleGrant]] = defaultdict(list)
+    if rows:
+        user_ids = sorted({user.id for _, user in rows})
+        for grant in await session.scalars(
+            select(RoleGrant).where(RoleGrant.user_id.in_(user_ids)).order_by(RoleGrant.id)
+        ):
+            grants[grant.user_id].append(grant)
+    viewers = {sender: Viewer() for sender in senders}
+    for identity, user in rows:
+        viewers[(identity.channel, identity.external_id)] = Viewer(
+            identity=identity, user=user, grants=list(grants[user.id])
+        )
+    return viewers

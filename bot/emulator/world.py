@@ -173,6 +173,7 @@ class World:
         )
         self._callbacks: dict[str, tuple[int, int]] = {}
         self._changed = asyncio.Event()
+        self._sent_to: dict[int, asyncio.Event] = {}  # chats someone waits on (wait_sent)
         self.closing = False
 
     # -- configuration ----------------------------------------------------
@@ -352,6 +353,23 @@ class World:
         """What the bot has in this chat now (edits applied), oldest first."""
         return [m for m in self.messages[chat_id].values() if m.get("from", {}).get("id") == BOT_ID]
 
+    async def wait_sent(self, chat_id: int, more_than: int, timeout: float) -> bool:
+        """Until the bot has more than ``more_than`` messages in the chat, or ``timeout``
+        seconds; True if it has. Lets a simulated resident wait without polling."""
+        deadline = time.monotonic() + timeout
+        while len(self.bot_messages(chat_id)) <= more_than:
+            left = deadline - time.monotonic()
+            if left <= 0:
+                return False
+            event = self._sent_to.setdefault(chat_id, asyncio.Event())
+            try:
+                await asyncio.wait_for(event.wait(), left)
+            except TimeoutError:
+                return False
+            finally:
+                self._sent_to.pop(chat_id, None)
+        return True
+
     def store_file(self, data: bytes, folder: str, name: str = "photo.jpg") -> StoredFile:
         unique = secrets.token_hex(6)
         suffix = name.rpartition(".")[2] if "." in name else "bin"
@@ -441,6 +459,9 @@ class World:
         self.messages[chat.id][message_id] = message
         self.sent_log.append(message)
         self.sent_times.append(time.monotonic())
+        waiting = self._sent_to.get(chat.id)
+        if waiting is not None:
+            waiting.set()
         return message
 
     def send_message(self, params: dict[str, Any]) -> dict[str, Any]:

@@ -51,21 +51,49 @@ class OutboxWriter:
         priority: int = Priority.INTERACTIVE,
         origin: str = "",
     ) -> tuple[int, dict[str, Any]]:
-        payload = self.signed_payload(reply, audience_of(channel, audience_id))
-        ref = await self._session.scalar(
-            insert(OutboxMessage)
-            .values(
-                channel=channel,
-                chat_id=chat_id,
-                user_id=user_id,
-                payload=payload,
-                priority=priority,
-                origin=origin,
-            )
-            .returning(OutboxMessage.id)
+        row = self.draft(
+            channel=channel,
+            chat_id=chat_id,
+            audience_id=audience_id,
+            reply=reply,
+            user_id=user_id,
+            priority=priority,
+            origin=origin,
         )
-        assert ref is not None
-        return ref, payload
+        (ref,) = await self.insert(row)
+        return ref, row["payload"]
+
+    def draft(
+        self,
+        *,
+        channel: str,
+        chat_id: str,
+        audience_id: str,
+        reply: Reply,
+        user_id: int | None = None,
+        priority: int = Priority.INTERACTIVE,
+        origin: str = "",
+    ) -> dict[str, Any]:
+        """The outbox row for ``reply`` with its buttons signed, for ``insert``."""
+        return {
+            "channel": channel,
+            "chat_id": chat_id,
+            "user_id": user_id,
+            "payload": self.signed_payload(reply, audience_of(channel, audience_id)),
+            "priority": priority,
+            "origin": origin,
+        }
+
+    async def insert(self, *rows: dict[str, Any]) -> list[int]:
+        """Rows from ``draft`` in one statement; their ids in the same order, so one
+        chat's replies are sent in the order they were written."""
+        if not rows:
+            return []
+        result = await self._session.execute(
+            insert(OutboxMessage).returning(OutboxMessage.id, sort_by_parameter_order=True),
+            list(rows),
+        )
+        return list(result.scalars())
 
     async def notify_user(
         self,

@@ -37,12 +37,14 @@ import logging
 import os
 import random
 import socket
+from collections import defaultdict
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import StrEnum
 
-from sqlalchemy import and_, exists, or_, select, update
+from sqlalchemy import and_, bindparam, exists, or_, select, update
+from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
 
 from bot.channels.base import (
@@ -57,6 +59,7 @@ from bot.channels.base import (
 )
 from bot.outbox.pacing import Pacer
 from bot.storage.db import Database
+from bot.storage.group_commit import GroupCommit
 from bot.storage.models import ChannelIdentity, OutboxMessage, OutboxStatus, Priority, utcnow
 
 log = logging.getLogger(__name__)
@@ -111,6 +114,10 @@ class OutboxWorker:
         self.worker_id = worker_id or f"{socket.gethostname()}:{os.getpid()}:{id(self):x}"
         self.clock = clock
         self._wakeups = {lane: asyncio.Event() for lane in Lane}
+        # Replies settled at about the same moment share one transaction (see record).
+        self._records: GroupCommit[tuple[OutboxMessage, SendResult], None] = GroupCommit(
+            self._record_batch
+        )
 
     def wake(self) -> None:
         """Called after a commit that enqueued something: deliver now, not at next poll."""
@@ -351,33 +358,70 @@ class OutboxWorker:
             )
 
     async def record(self, row: OutboxMessage, result: SendResult) -> None:
-        await self.record_many([(row, result)])
+        """Settle one row now. Rows settled while another record commits wait and share
+        the next commit: fifty replies sent at once cost two or three, not fifty."""
+        await self._records.submit((row, result))
+
+    async def _record_batch(
+        self, take: Callable[[], list[tuple[OutboxMessage, SendResult]]]
+    ) -> list[None]:
+        results: list[tuple[OutboxMessage, SendResult]] = []
+        async with self.db.transaction() as session:
+            results = take()  # after the write lock: what settled meanwhile joins in
+            await self._settle(session, results)
+        self._report(results)
+        return [None] * len(results)
 
     async def record_many(self, results: list[tuple[OutboxMessage, SendResult]]) -> None:
         """Settle rows in one transaction: a broadcast round's fifty results cost one
         commit, not fifty (a crash before it re-sends at most that round's rows)."""
-        now = self.clock()
         async with self.db.transaction() as session:
-            for row, result in results:
-                await session.execute(
-                    update(OutboxMessage)
-                    .where(
-                        OutboxMessage.id == row.id,
-                        OutboxMessage.claimed_by == self.worker_id,
-                        OutboxMessage.status == OutboxStatus.SENDING,
-                    )
-                    .values(**self._settled(row, result, now))
+            await self._settle(session, results)
+        self._report(results)
+
+    async def _settle(
+        self, session: AsyncSession, results: list[tuple[OutboxMessage, SendResult]]
+    ) -> None:
+        """One executemany UPDATE per kind of result (sent, retry, failed…), whatever the
+        number of rows; a row another worker took over meanwhile is left alone."""
+        now = self.clock()
+        kinds: dict[tuple[str, ...], list[dict[str, object]]] = defaultdict(list)
+        for row, result in results:
+            values = self._settled(row, result, now)
+            kinds[tuple(sorted(values))].append(
+                {"k_id": row.id, **{f"v_{name}": value for name, value in values.items()}}
+            )
+        table = OutboxMessage.__table__
+        for names, params in kinds.items():
+            await session.execute(
+                update(table)
+                .where(
+                    table.c.id == bindparam("k_id"),
+                    table.c.claimed_by == self.worker_id,
+                    table.c.status == OutboxStatus.SENDING,
                 )
-                if isinstance(result, Unreachable):
-                    await session.execute(
-                        update(ChannelIdentity)
-                        .where(
-                            ChannelIdentity.channel == row.channel,
-                            ChannelIdentity.chat_id == row.chat_id,
-                            ChannelIdentity.unreachable_at.is_(None),
-                        )
-                        .values(unreachable_at=now)
-                    )
+                .values({name: bindparam(f"v_{name}") for name in names}),
+                params,
+            )
+        unreachable = sorted(
+            {
+                (row.channel, row.chat_id)
+                for row, result in results
+                if isinstance(result, Unreachable)
+            }
+        )
+        for channel, chat_id in unreachable:
+            await session.execute(
+                update(ChannelIdentity)
+                .where(
+                    ChannelIdentity.channel == channel,
+                    ChannelIdentity.chat_id == chat_id,
+                    ChannelIdentity.unreachable_at.is_(None),
+                )
+                .values(unreachable_at=now)
+            )
+
+    def _report(self, results: list[tuple[OutboxMessage, SendResult]]) -> None:
         for row, result in results:
             if self.on_result is not None:
                 self.on_result(row.channel, result)
