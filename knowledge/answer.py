@@ -15,6 +15,7 @@ Usage::
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from functools import lru_cache
 from typing import Any
 
 from knowledge.faq import Entry
@@ -28,6 +29,7 @@ from knowledge.retrieval import FaqRetriever, Hit, default_retriever
 CONFIDENCE = 0.42
 MARGIN_WEIGHT = 0.5
 MIN_WORDS = 2
+ANSWER_CACHE = 4096  # answers kept per question text (the default knowledge base only)
 
 
 @dataclass(frozen=True)
@@ -60,7 +62,19 @@ class Answer:
 
 
 def answer_question(query: str, retriever: FaqRetriever | None = None) -> Answer:
-    retriever = retriever or default_retriever()
+    if retriever is None:
+        return _default_answer(query)
+    return _compose(query, retriever)
+
+
+@lru_cache(maxsize=ANSWER_CACHE)
+def _default_answer(query: str) -> Answer:
+    """Kept per text: the chat asks once ahead of its transaction and again inside it,
+    and residents repeat each other's questions. An Answer is immutable."""
+    return _compose(query, default_retriever())
+
+
+def _compose(query: str, retriever: FaqRetriever) -> Answer:
     hits = retriever.search(query, k=4)
     if not hits:
         return Answer(query, True, None, 0.0)
