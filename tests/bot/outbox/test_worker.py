@@ -212,3 +212,19 @@ async def test_a_row_committed_after_a_later_row_of_its_chat_was_claimed_waits_f
     assert await worker.drain() == 2
     assert [m.payload["text"] for m in channel.sent] == ["one", "two"]
     assert (await _row(db, first)).status == OutboxStatus.SENT
+
+
+async def test_replies_settled_together_share_commits_and_each_keeps_its_result(
+    db: Database,
+) -> None:
+    channel = RecordingChannel("web")
+    refs = [await enqueue(db, f"chat-{n}", f"回复{n}") for n in range(30)]
+    channel.fail_next(Unreachable("bot was blocked by the user"))
+    clock = Clock()
+    worker = _worker(db, channel, clock)
+    assert await worker.drain() == 30
+    assert worker._records.items == 30
+    assert worker._records.batches < 10  # not one transaction per reply
+    statuses = [(await _row(db, ref)).status for ref in refs]
+    assert statuses.count(OutboxStatus.UNREACHABLE) == 1
+    assert statuses.count(OutboxStatus.SENT) == 29
