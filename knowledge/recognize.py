@@ -24,8 +24,9 @@ from collections import Counter
 from dataclasses import dataclass
 from functools import cache, lru_cache
 
+import numpy as np
 from rank_bm25 import BM25Okapi
-from rapidfuzz import fuzz
+from rapidfuzz import fuzz, process
 
 from knowledge.matters import Emergency, MatterTable, load_matters
 from knowledge.text import Tokenizer, normalize
@@ -63,6 +64,27 @@ class MatterRecognizer:
         spread = Counter(k for words in self.keywords for k in words)
         self.keyword_weight = {k: 1.0 / spread[k] for k in spread}
         self.examples = [[" ".join(self.tokenizer.tokens(e)) for e in m.examples] for m in matters]
+        # Flat lists for rapidfuzz's ``cdist``: one C call scores a text against every
+        # keyword (or example) instead of a Python loop per matter — most of the CPU a
+        # message costs.
+        self._fuzzy_keywords = sorted({k for words in self.keywords for k in words if len(k) >= 3})
+        self._fuzzy_index = {k: i for i, k in enumerate(self._fuzzy_keywords)}
+        self._flat_examples = [e for examples in self.examples for e in examples]
+        bounds = [0]
+        for examples in self.examples:
+            bounds.append(bounds[-1] + len(examples))
+        self._example_bounds = list(zip(bounds, bounds[1:], strict=False))
+        self._evidence = [
+            [
+                (
+                    keyword,
+                    self.keyword_weight[keyword] * (1.0 + min(len(keyword), 4) / 4),
+                    self._fuzzy_index.get(keyword, -1),
+                )
+                for keyword in words
+            ]
+            for words in self.keywords
+        ]
         self.emergencies = [(e, [normalize(k) for k in e.keywords]) for e in table.emergencies]
 
     def rank(self, text: str, limit: int = 4) -> list[Guess]:
@@ -80,20 +102,27 @@ class MatterRecognizer:
         bm25 = list(self.bm25.get_scores(tokens))
         top_bm25 = max(bm25) or 1.0
         joined = " ".join(tokens)
+        near = process.cdist(
+            [normalized],
+            self._fuzzy_keywords,
+            scorer=fuzz.partial_ratio,
+            score_cutoff=FUZZY_MIN,
+            dtype=np.float64,
+        )[0]
+        similar = process.cdist(
+            [joined], self._flat_examples, scorer=fuzz.token_set_ratio, dtype=np.float64
+        )[0]
         scores: list[tuple[float, str]] = []
         for index, matter_id in enumerate(self.ids):
             evidence = 0.0
-            for keyword in self.keywords[index]:
-                weight = self.keyword_weight[keyword] * (1.0 + min(len(keyword), 4) / 4)
+            for keyword, weight, fuzzy in self._evidence[index]:
                 if keyword in normalized:
                     evidence += weight
-                elif len(keyword) >= 3 and fuzz.partial_ratio(keyword, normalized) >= FUZZY_MIN:
+                elif fuzzy >= 0 and near[fuzzy] >= FUZZY_MIN:
                     evidence += weight * 0.5
             keyword_score = 1.0 - 1.0 / (1.0 + evidence)
-            example_score = max(
-                (fuzz.token_set_ratio(joined, e) / 100 for e in self.examples[index]),
-                default=0.0,
-            )
+            start, end = self._example_bounds[index]
+            example_score = float(max(similar[start:end], default=0.0)) / 100
             score = (
                 WEIGHT_BM25 * bm25[index] / top_bm25
                 + WEIGHT_KEYWORDS * keyword_score
