@@ -93,7 +93,9 @@ class AiogramChannel(TelegramChannel):
             server = TelegramAPIServer.from_base(options.api_base.rstrip("/"))
             session = AiohttpSession(api=server)
         self.bot = Bot(options.token, session=session)
-        self.dispatcher = Dispatcher()
+        # Conversation state lives in linli's database, not in aiogram's FSM storage: its
+        # middleware would only take a lock and build a context on every update.
+        self.dispatcher = Dispatcher(disable_fsm=True)
         self.dispatcher.message.register(self._on_message)
         self.dispatcher.callback_query.register(self._on_callback)
         self.dispatcher.poll_answer.register(self._on_poll_answer)
