@@ -87,8 +87,7 @@ def _compose(query: str, retriever: FaqRetriever) -> Answer:
         return Answer(query, True, top.entry, top.score, alternatives=tuple(hits[:3]))
     law = load_law()
     citations = tuple(a for i in top.entry.citations if (a := law.get(i)) is not None)
-    by_id = {e.id: e for e in retriever.entries}
-    related = [by_id[r] for r in top.entry.related if r in by_id]
+    related = [retriever.by_id[r] for r in top.entry.related if r in retriever.by_id]
     for hit in hits[1:]:
         if len(related) >= 3:
             break

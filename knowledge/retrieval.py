@@ -55,7 +55,7 @@ from dataclasses import dataclass
 from functools import cache, lru_cache
 
 import numpy as np
-from rapidfuzz import fuzz
+from rapidfuzz import fuzz, process
 
 from knowledge.faq import Entry, KnowledgeBase, load_faq
 from knowledge.indexes import NgramCentroids, PostingsBM25, char_bigrams
@@ -98,6 +98,7 @@ class Hit:
 class FaqRetriever:
     def __init__(self, kb: KnowledgeBase, law: LawLibrary | None = None) -> None:
         self.entries = list(kb.entries.values())
+        self.by_id = {e.id: e for e in self.entries}
         vocabulary = {normalize(t) for e in self.entries for t in e.tags}
         self.tokenizer = Tokenizer(extra_words=vocabulary)
         self.asked = [[normalize(t) for t in (e.question, *e.phrasings)] for e in self.entries]
@@ -163,6 +164,18 @@ class FaqRetriever:
         questions and phrasings: near matches and typos the tokenised signals miss."""
         return max(fuzz.partial_ratio(normalized, text) for text in self.asked[index]) / 100
 
+    def _fuzzy_many(self, normalized: str, indexes: np.ndarray) -> list[float]:
+        """``fuzzy`` for several entries in one rapidfuzz call: the same ratios, without
+        a Python loop over a hundred-odd phrasings per question."""
+        texts = [text for i in indexes for text in self.asked[i]]
+        ratios = process.cdist([normalized], texts, scorer=fuzz.partial_ratio, dtype=np.float64)[0]
+        best, start = [], 0
+        for i in indexes:
+            end = start + len(self.asked[i])
+            best.append(float(ratios[start:end].max()) / 100)
+            start = end
+        return best
+
     def _vote(self, scores: np.ndarray, k: int) -> list[int]:
         """The first hit chosen with its neighbours' support, the rest by score.
 
@@ -196,8 +209,9 @@ class FaqRetriever:
         for name, weight in WEIGHTS.items():
             scores += weight * signals[name]
         fuzzy = {}
-        for index in np.argsort(-scores)[:FUZZY_CANDIDATES]:
-            fuzzy[index] = W_FUZZY * self.fuzzy(normalized, index)
+        candidates = np.argsort(-scores)[:FUZZY_CANDIDATES]
+        for index, ratio in zip(candidates, self._fuzzy_many(normalized, candidates), strict=True):
+            fuzzy[index] = W_FUZZY * ratio
             scores[index] += fuzzy[index]
         order = self._vote(scores, k)
         distinct = set(tokens)

@@ -18,13 +18,14 @@ import logging
 import re
 import unicodedata
 from collections.abc import Iterable
-from functools import cache
+from functools import cache, lru_cache
 from pathlib import Path
 
 import jieba
 import yaml
 
 SYNONYMS_FILE = Path(__file__).resolve().parent / "synonyms.yaml"
+TOKENS_CACHE = 2048  # texts whose tokens a Tokenizer keeps
 
 jieba.setLogLevel(logging.WARNING)
 
@@ -73,12 +74,23 @@ class Tokenizer:
             if len(word) >= 2:
                 self._jieba.add_word(word, freq=20000)
 
+        # A question is tokenised by the search and again by the answer's checks; jieba
+        # is most of a lookup's cost, so the last texts' tokens are kept.
+        self._recent = lru_cache(maxsize=TOKENS_CACHE)(self._tokens)
+
     def tokens(self, text: str) -> list[str]:
         """Search-mode tokens of the normalized text, without punctuation and stopwords."""
+        return list(self._recent(text))
+
+    def forget(self) -> None:
+        """Drop the kept tokens (benchmarks measure the work, not the cache)."""
+        self._recent.cache_clear()
+
+    def _tokens(self, text: str) -> tuple[str, ...]:
         out: list[str] = []
         for token in self._jieba.lcut_for_search(normalize(text)):
             token = token.strip()
             if not token or _PUNCT.fullmatch(token) or token in STOPWORDS:
                 continue
             out.append(token)
-        return out
+        return tuple(out)
