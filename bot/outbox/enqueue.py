@@ -40,26 +40,9 @@ class OutboxWriter:
                     button["data"] = self._signer.sign(button["data"], audience)
         return payload
 
-    async def enqueue(
-        self,
-        *,
-        channel: str,
-        chat_id: str,
-        audience_id: str,
-        reply: Reply,
-        user_id: int | None = None,
-        priority: int = Priority.INTERACTIVE,
-        origin: str = "",
-    ) -> tuple[int, dict[str, Any]]:
-        row = self.draft(
-            channel=channel,
-            chat_id=chat_id,
-            audience_id=audience_id,
-            reply=reply,
-            user_id=user_id,
-            priority=priority,
-            origin=origin,
-        )
+    async def enqueue(self, **fields: Any) -> tuple[int, dict[str, Any]]:
+        """One row now (``draft``'s fields): its id and the payload as sent."""
+        row = self.draft(**fields)
         (ref,) = await self.insert(row)
         return ref, row["payload"]
 

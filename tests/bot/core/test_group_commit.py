@@ -18,27 +18,19 @@ from bot.core.replies import Reply
 from bot.storage.db import Database
 from bot.storage.group_commit import GroupCommit
 from bot.storage.models import Compound, ConversationState, OutboxMessage, ProcessedUpdate
+from tests.bot.core.test_dispatcher import Probe
 from tests.factories import make_incoming
 
 SIGNER = ButtonSigner(b"group-commit-test-secret-0123456789")
 
 
-class Handlers:
-    def __init__(self) -> None:
-        self.exploded = 0
-
+class Handlers(Probe):
     async def echo(self, event: Incoming, ctx: Context) -> list[Reply]:
         """Three replies, a flow position and a row of its own: every kind of write."""
         ctx.session.add(Compound(code=f"{event.user_id}-{event.text}"[:32], name=event.text or ""))
         ctx.state.data = {"last": event.text}
         ctx.state.changed = True
         return [Reply(f"{event.text} #{n}") for n in range(3)]
-
-    async def explode(self, event: Incoming, ctx: Context) -> list[Reply]:
-        self.exploded += 1
-        ctx.session.add(Compound(code="BOOM", name="不应保存"))
-        await ctx.session.flush()
-        raise RuntimeError("handler bug")
 
 
 def _dispatcher(db: Database, handlers: Handlers) -> Dispatcher:
@@ -105,7 +97,7 @@ async def test_a_failing_handler_in_a_batch_costs_only_its_own_update(db: Databa
     keys = [[s.payload.get("key") for s in o.replies] for o in outcomes]
     assert keys[4] == ["errors.generic"]
     assert all(len(o.replies) == 3 for i, o in enumerate(outcomes) if i != 4)
-    assert handlers.exploded == 2  # in the batch, then alone
+    assert handlers.calls == 2  # in the batch, then alone
     async with db.transaction() as session:
         assert await session.scalar(select(Compound).where(Compound.code == "BOOM")) is None
     assert await _count(db, Compound) == 9  # each good update once, none twice
