@@ -96,18 +96,25 @@ async def on_matter(event: Incoming, ctx: Context) -> list[Reply]:
             return [_ask_kind(ctx)]
         if value in table.matters and not table.matters[value].internal:
             return await _matter_chosen(ctx, value)
-        return [_ask_matter(ctx, ctx.state.data.get("text", ""))]
+        return [_ask_matter_again(ctx)]
     if event.photo:
         _add_photo(ctx, event.photo)
-        return [ctx.reply("report.photo_kept"), _ask_matter(ctx, ctx.state.data.get("text", ""))]
+        return [ctx.reply("report.photo_kept"), _ask_matter_again(ctx)]
     extra = (event.text or "").strip()
     if extra and not sounds_like_report(extra) and ctx.router.fallback is not None:
         # Not more about the problem (a question, something else): leave the report.
         ctx.finish()
         return await ctx.router.fallback(event, ctx)
     if extra:
-        ctx.state.data["text"] = f"{ctx.state.data.get('text', '')}\n{extra}".strip()
-    return [_ask_matter(ctx, ctx.state.data.get("text", ""))]
+        combined = f"{ctx.state.data.get('text', '')}\n{extra}".strip()
+        if len(combined) > ctx.config.max_text_length:
+            # Kept as it is: the description is already as long as one message may be,
+            # and re-ranking an ever longer text costs more with every addition.
+            limit = ctx.config.max_text_length
+            return [ctx.reply("report.description_full", limit=limit), _ask_matter_again(ctx)]
+        ctx.state.data["text"] = combined
+        ctx.state.changed = True  # an in-place edit of the draft: saved only when told
+    return [_ask_matter_again(ctx)]
 
 
 async def on_kind(event: Incoming, ctx: Context) -> list[Reply]:
@@ -360,6 +367,10 @@ async def _submit(ctx: Context) -> list[Reply]:
 
 
 # -- questions ----------------------------------------------------------------
+def _ask_matter_again(ctx: Context) -> Reply:
+    return _ask_matter(ctx, ctx.state.data.get("text", ""))
+
+
 def _ask_matter(ctx: Context, text: str) -> Reply:
     guesses = default_recognizer().rank(text, limit=3) if text else []
     table = load_matters()

@@ -50,10 +50,17 @@ class FlowState:
     nonce: str = ""
     expires_at: datetime | None = None
     changed: bool = False
+    # The draft as loaded: a handler that edits ``data`` in place (appends a line to the
+    # description) without saying ``changed`` still has its edit saved.
+    original: dict[str, Any] = field(default_factory=dict, repr=False, compare=False)
 
     @property
     def active(self) -> bool:
         return self.flow is not None
+
+    @property
+    def dirty(self) -> bool:
+        return self.changed or self.data != self.original
 
 
 def new_nonce() -> str:

@@ -25,6 +25,7 @@ outages propagate, so the adapter can ask the platform to redeliver.
 
 from __future__ import annotations
 
+import copy
 import logging
 import time
 from collections.abc import Awaitable, Callable
@@ -252,9 +253,10 @@ class Dispatcher:
             (row.channel, row.chat_id, row.user_id): FlowState(
                 flow=row.flow,
                 step=row.step,
-                data=dict(row.data or {}),
+                data=copy.deepcopy(row.data or {}),
                 nonce=row.nonce,
                 expires_at=row.expires_at,
+                original=copy.deepcopy(row.data or {}),
             )
             for row in await session.execute(stmt)
         }
@@ -388,7 +390,7 @@ class Dispatcher:
         self, session: AsyncSession, contexts: list[Context], now: datetime
     ) -> None:
         """The flow positions that changed, in one executemany UPDATE."""
-        changed = [ctx for ctx in contexts if ctx.state.changed]
+        changed = [ctx for ctx in contexts if ctx.state.dirty]
         if not changed:
             return
         table = ConversationState.__table__

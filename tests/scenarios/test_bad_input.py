@@ -142,3 +142,21 @@ async def test_redelivered_confirmation_registers_once(chat: ChatDriver) -> None
             select(func.count()).select_from(User).where(User.registered_at.is_not(None))
         )
     assert owners == 1
+
+
+async def test_a_report_description_stops_growing_at_the_message_limit_and_says_so(
+    chat: ChatDriver,
+) -> None:
+    replies = await chat.report("resident-1", "楼上卫生间漏水到我家天花板了，墙皮都泡了")
+    assert replies[-1].key == "report.ask_matter"
+    more = "补充一下：楼上卫生间一直漏水，水顺着天花板滴到我家客厅，墙皮都泡了。" * 40
+    for _ in range(2):
+        replies = await chat.say("resident-1", more)
+        assert chat.keys(replies) == ["report.ask_matter"]
+    flow, step, data = await _state(chat, "resident-1")
+    kept = data["text"]
+    replies = await chat.say("resident-1", more)
+    assert chat.keys(replies) == ["report.description_full", "report.ask_matter"]
+    assert "4000" in replies[0].text
+    assert await _state(chat, "resident-1") == (flow, step, {**data, "text": kept})
+    assert len(kept) <= 4000

@@ -15,7 +15,7 @@ from bot.core.events import Incoming
 from bot.core.flows import Router
 from bot.core.replies import Reply
 from bot.storage.db import Database
-from bot.storage.models import Compound, OutboxMessage, ProcessedUpdate
+from bot.storage.models import Compound, ConversationState, OutboxMessage, ProcessedUpdate
 from tests.conftest import make_app
 from tests.factories import Clock, make_incoming
 
@@ -133,3 +133,24 @@ async def test_commit_wakes_the_delivery_worker(db: Database) -> None:
     )
     await dispatcher.handle(make_incoming("a", "hi"))
     assert woken == [True]
+
+
+async def test_a_draft_edited_in_place_is_saved_without_being_told(db: Database) -> None:
+    async def start(event: Incoming, ctx: Context) -> list[Reply]:
+        ctx.state.data = {"lines": ["第一句"]}
+        ctx.state.changed = True
+        return [Reply("开始")]
+
+    async def add(event: Incoming, ctx: Context) -> list[Reply]:
+        ctx.state.data["lines"].append(event.text or "")  # no ``changed``: a handler forgot
+        return [Reply("收到")]
+
+    router = Router(fallback=add)
+    router.command("start", start)
+    dispatcher = Dispatcher(db, router, load_catalog(), SIGNER)
+    await dispatcher.handle(make_incoming("a", "/start"))
+    await dispatcher.handle(make_incoming("a", "第二句"))
+    await dispatcher.handle(make_incoming("a", "第三句"))
+    async with db.transaction() as session:
+        state = await session.get(ConversationState, ("web", "a", "a", ""))
+    assert state is not None and state.data == {"lines": ["第一句", "第二句", "第三句"]}
