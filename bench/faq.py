@@ -57,8 +57,7 @@ def latency(retriever: FaqRetriever, questions: list[str], rounds: int = 3) -> d
     for _ in range(rounds):
         # The retriever keeps answers and tokens per text (the chat layer asks twice per
         # message); each round must do the work, not read it back.
-        FaqRetriever._top.cache_clear()
-        retriever.tokenizer.forget()
+        retriever.forget()
         for question in questions:
             t0 = time.perf_counter()
             answer_question(question, retriever)

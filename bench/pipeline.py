@@ -62,8 +62,7 @@ from bot.storage.models import (  # noqa: E402
 )
 from handlers.report import sounds_like_report  # noqa: E402
 from knowledge import answer as answers  # noqa: E402
-from knowledge.recognize import MatterRecognizer  # noqa: E402
-from knowledge.retrieval import FaqRetriever  # noqa: E402
+from knowledge.recognize import default_recognizer  # noqa: E402
 
 TOKEN = "123:abc"
 FIRST_USER = 3_000_000
@@ -253,12 +252,11 @@ async def run_linli(
 
 def _cold_knowledge() -> None:
     """Indexes loaded, but no question answered yet: every run starts from the same
-    state, so the second library does not find the first one's answers kept."""
+    state, so the second library does not find the first one's answers or tokens kept."""
     answers.answer_question("热身")  # load jieba and build the FAQ and matter indexes
     sounds_like_report("热身")
-    answers._default_answer.cache_clear()
-    FaqRetriever._top.cache_clear()
-    MatterRecognizer._ranked.cache_clear()
+    answers.forget_answers()
+    default_recognizer().forget()
 
 
 async def _undelivered(app: App, user: int) -> bool:

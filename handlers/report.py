@@ -113,7 +113,6 @@ async def on_matter(event: Incoming, ctx: Context) -> list[Reply]:
             limit = ctx.config.max_text_length
             return [ctx.reply("report.description_full", limit=limit), _ask_matter_again(ctx)]
         ctx.state.data["text"] = combined
-        ctx.state.changed = True  # an in-place edit of the draft: saved only when told
     return [_ask_matter_again(ctx)]
 
 

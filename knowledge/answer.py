@@ -74,6 +74,12 @@ def _default_answer(query: str) -> Answer:
     return _compose(query, default_retriever())
 
 
+def forget_answers() -> None:
+    """Drop every answer, hit and token kept for the default knowledge base."""
+    _default_answer.cache_clear()
+    default_retriever().forget()
+
+
 def _compose(query: str, retriever: FaqRetriever) -> Answer:
     hits = retriever.search(query, k=4)
     if not hits:

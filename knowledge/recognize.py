@@ -134,6 +134,11 @@ class MatterRecognizer:
         scores.sort(reverse=True)
         return tuple(Guess(matter_id, round(score, 4)) for score, matter_id in scores)
 
+    def forget(self) -> None:
+        """Drop the kept rankings and tokens (benchmarks measure the work, not the cache)."""
+        MatterRecognizer._ranked.cache_clear()
+        self.tokenizer.forget()
+
     def emergency(self, text: str) -> Emergency | None:
         normalized = normalize(text)
         for emergency, keywords in self.emergencies:

@@ -159,14 +159,16 @@ class FaqRetriever:
         squashed["centroid"] = self.centroids.get_scores(normalized)
         return squashed
 
-    def fuzzy(self, normalized: str, index: int) -> float:
-        """Best rapidfuzz partial ratio (0–1) of the normalised query against an entry's
-        questions and phrasings: near matches and typos the tokenised signals miss."""
-        return max(fuzz.partial_ratio(normalized, text) for text in self.asked[index]) / 100
+    def forget(self) -> None:
+        """Drop the kept hits (of every retriever: the cache is the class's) and this
+        one's kept tokens, so a benchmark measures the work and not the cache."""
+        FaqRetriever._top.cache_clear()
+        self.tokenizer.forget()
 
     def _fuzzy_many(self, normalized: str, indexes: np.ndarray) -> list[float]:
-        """``fuzzy`` for several entries in one rapidfuzz call: the same ratios, without
-        a Python loop over a hundred-odd phrasings per question."""
+        """Per entry, the best rapidfuzz partial ratio (0–1) of the normalised query
+        against its questions and phrasings — near matches and typos the tokenised
+        signals miss — in one rapidfuzz call for all the entries."""
         texts = [text for i in indexes for text in self.asked[i]]
         ratios = process.cdist([normalized], texts, scorer=fuzz.partial_ratio, dtype=np.float64)[0]
         best, start = [], 0

@@ -33,7 +33,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import and_, bindparam, insert, or_, select, update
+from sqlalchemy import bindparam, insert, select, update
 from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -46,7 +46,7 @@ from bot.core.locks import KeyedLocks
 from bot.core.replies import Reply
 from bot.core.viewer import Viewer, load_viewers
 from bot.outbox.enqueue import OutboxWriter
-from bot.storage.db import Database
+from bot.storage.db import Database, pairs_in
 from bot.storage.group_commit import GroupCommit
 from bot.storage.models import (
     ConversationState,
@@ -253,7 +253,7 @@ class Dispatcher:
             (row.channel, row.chat_id, row.user_id): FlowState(
                 flow=row.flow,
                 step=row.step,
-                data=copy.deepcopy(row.data or {}),
+                data=row.data or {},  # decoded for this row: the handler's own to edit
                 nonce=row.nonce,
                 expires_at=row.expires_at,
                 original=copy.deepcopy(row.data or {}),
@@ -265,18 +265,14 @@ class Dispatcher:
     async def _find_processed(
         self, session: AsyncSession, events: list[Incoming]
     ) -> dict[tuple[str, str], list[int]]:
-        by_channel: dict[str, list[str]] = {}
-        for event in events:
-            by_channel.setdefault(event.channel, []).append(event.update_id)
         rows = await session.execute(
             select(
                 ProcessedUpdate.channel, ProcessedUpdate.update_id, ProcessedUpdate.reply_refs
             ).where(
-                or_(
-                    *(
-                        and_(ProcessedUpdate.channel == channel, ProcessedUpdate.update_id.in_(ids))
-                        for channel, ids in sorted(by_channel.items())
-                    )
+                pairs_in(
+                    ProcessedUpdate.channel,
+                    ProcessedUpdate.update_id,
+                    [(e.channel, e.update_id) for e in events],
                 )
             )
         )

@@ -9,9 +9,10 @@ from __future__ import annotations
 from collections import defaultdict
 from dataclasses import dataclass, field
 
-from sqlalchemy import and_, or_, select
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from bot.storage.db import pairs_in
 from bot.storage.models import ChannelIdentity, Role, RoleGrant, User
 
 
@@ -58,23 +59,11 @@ async def load_viewers(
 ) -> dict[tuple[str, str], Viewer]:
     """Viewers of many senders ``(channel, external id)`` in two queries, whatever their
     number: a batch of updates costs what one does."""
-    by_channel: dict[str, set[str]] = defaultdict(set)
-    for channel, external_id in senders:
-        by_channel[channel].add(external_id)
     rows = (
         await session.execute(
             select(ChannelIdentity, User)
             .join(User, User.id == ChannelIdentity.user_id)
-            .where(
-                or_(
-                    *(
-                        and_(
-                            ChannelIdentity.channel == channel, ChannelIdentity.external_id.in_(ids)
-                        )
-                        for channel, ids in sorted(by_channel.items())
-                    )
-                )
-            )
+            .where(pairs_in(ChannelIdentity.channel, ChannelIdentity.external_id, senders))
         )
     ).all()
     grants: dict[int, list[RoleGrant]] = defaultdict(list)

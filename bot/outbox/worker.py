@@ -375,9 +375,7 @@ class OutboxWorker:
     async def record_many(self, results: list[tuple[OutboxMessage, SendResult]]) -> None:
         """Settle rows in one transaction: a broadcast round's fifty results cost one
         commit, not fifty (a crash before it re-sends at most that round's rows)."""
-        async with self.db.transaction() as session:
-            await self._settle(session, results)
-        self._report(results)
+        await self._record_batch(lambda: results)
 
     async def _settle(
         self, session: AsyncSession, results: list[tuple[OutboxMessage, SendResult]]

@@ -18,11 +18,12 @@ Usage::
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
+from collections import defaultdict
+from collections.abc import AsyncIterator, Iterable
 from contextlib import AsyncExitStack, asynccontextmanager
 from typing import Any
 
-from sqlalchemy import event, text
+from sqlalchemy import ColumnElement, and_, event, or_, text
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import (
     AsyncEngine,
@@ -122,3 +123,13 @@ def dialect_insert(session: AsyncSession, table: Any) -> Insert:
     if session.get_bind().dialect.name == "postgresql":
         return postgresql.insert(table)
     return sqlite.insert(table)
+
+
+def pairs_in(first: Any, second: Any, pairs: Iterable[tuple[str, str]]) -> ColumnElement[bool]:
+    """``(first, second)`` is one of ``pairs``, written as one IN list per value of
+    ``first`` (a batch's senders or update ids, almost always of one channel): plain SQL
+    both databases answer from the (first, second) index."""
+    grouped: dict[str, set[str]] = defaultdict(set)
+    for a, b in pairs:
+        grouped[a].add(b)
+    return or_(*(and_(first == a, second.in_(sorted(bs))) for a, bs in sorted(grouped.items())))
